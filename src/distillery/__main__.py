@@ -1,0 +1,5 @@
+"""`python -m distillery` runs the CLI."""
+
+from distillery.cli.main import run
+
+run()
