@@ -37,5 +37,5 @@ def reference() -> Run:
 
 @pytest.fixture(scope="session")
 def independent() -> Run:
-    """20,000 users of the independent scenario."""
-    return run(20_000, scenario="independent")
+    """10,000 users of the independent scenario."""
+    return run(10_000, scenario="independent")

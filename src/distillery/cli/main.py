@@ -10,7 +10,19 @@ import sys
 
 import typer
 
-from distillery.cli import datasets, query
+from distillery.cli import (
+    audiences,
+    datasets,
+    features,
+    flows,
+    generate,
+    models,
+    pipeline,
+    query,
+    scoring,
+    serve,
+    sqlcmds,
+)
 from distillery.cli.context import State, fail, run_guarded
 
 app = typer.Typer(
@@ -36,8 +48,10 @@ def main(
     ctx.obj = State(home=home, sandbox=sandbox, json=json_output, debug=debug)
 
 
-datasets.register(app)
-query.register(app)
+# One module per area; each adds its own commands.
+for _module in (datasets, query, sqlcmds, generate, features, flows, models, scoring, audiences,
+                serve, pipeline):
+    _module.register(app)
 
 
 def run() -> None:
