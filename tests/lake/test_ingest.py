@@ -249,3 +249,21 @@ def test_event_ids_are_generated_when_missing(platform: Platform, events) -> Non
     batch.complete()
     ids = [r[0] for r in platform.query("SELECT _id FROM events").rows()]
     assert len(set(ids)) == 3 and all(len(i) == 36 for i in ids)
+
+
+def test_write_streams_into_a_new_dataset_then_appends_and_overwrites(platform: Platform
+                                                                      ) -> None:
+    reader = pa.RecordBatchReader.from_batches(
+        pa.schema([("userid", pa.string()), ("score", pa.float64())]),
+        [pa.record_batch({"userid": ["a", "b"], "score": [0.1, 0.2]})] * 3)
+    first = platform.lake.write("scores", reader)
+    assert first.output_records == 6
+    assert platform.dataset("scores").schema.cls == "adhoc"
+    platform.lake.write("scores", pa.table({"userid": ["c"], "score": [0.3]}))
+    assert count(platform, "scores") == 7
+    platform.lake.write("scores", pa.table({"userid": ["d"], "score": [0.4]}), mode="overwrite")
+    assert platform.query("SELECT userid FROM scores").rows() == [("d",)]
+    assert platform.batch(first.id).state == "replaced"
+    with pytest.raises(AlreadyExistsError):
+        platform.lake.write("scores", pa.table({"userid": ["e"], "score": [0.5]}), mode="create")
+    assert count(platform, "scores") == 1

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from distillery.errors import AlreadyExistsError, IngestionError, SchemaError
-from distillery.lake import tables
+from distillery.lake import readers, tables
 from distillery.lake.catalog import BatchRecord, Catalog, DatasetRecord, now_iso
 from distillery.lake.ingest import DEFAULT_ERROR_THRESHOLD, Batch, check_batch_id
-from distillery.lake.schema import Schema
+from distillery.lake.schema import Schema, infer_schema
 
 _TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
 
@@ -101,7 +101,7 @@ class Lake:
 
     def create_batch(self, dataset: str | DatasetRecord, batch_id: str | None = None, *,
                      error_threshold: float | None = None, mapping: dict[str, str] | None = None,
-                     replaces: str | None = None) -> Batch:
+                     replaces: str | None = None, overwrite: bool = False) -> Batch:
         """Open a batch into `dataset`. A `batch_id` the client chose makes re-sending safe:
         if that batch already succeeded, the returned batch ignores its data."""
         ds = dataset if isinstance(dataset, DatasetRecord) else self.dataset(dataset)
@@ -116,7 +116,7 @@ class Lake:
         bid = check_batch_id(batch_id) if batch_id else _new_batch_id()
         rec, done = self._open_record(ds, bid, threshold, replaces)
         return Batch(self.catalog, ds, rec, self.path(ds), mapping=mapping, done=done,
-                     on_commit=self._committed)
+                     overwrite=overwrite, on_commit=self._committed)
 
     def _open_record(self, ds: DatasetRecord, bid: str, threshold: float,
                      replaces: str | None) -> tuple[BatchRecord, bool]:
@@ -157,6 +157,38 @@ class Lake:
                                mapping=mapping, replaces=replaces) as batch:
             for item in data:
                 batch.add(item, file_format=file_format)
+        return batch.record
+
+    def write(self, name: str, data: Any, *, schema: Schema | None = None,
+              mode: str = "append", batch_id: str | None = None,
+              error_threshold: float | None = None, **dataset_options: Any) -> BatchRecord:
+        """Write rows (a stream, table or frame) to a dataset as one batch, creating the dataset
+        when it does not exist (with `schema`, or one inferred from the rows). The shared path
+        for CREATE TABLE AS, INSERT INTO, training sets and scores.
+
+        Args:
+            name: Dataset name (or id, or table name when it exists).
+            data: Rows: an Arrow table or record-batch reader, pandas or polars frame.
+            schema: Schema for a new dataset; inferred from `data` when omitted.
+            mode: "append", "overwrite" (replace every row in one snapshot), or "create"
+                (refuse if the dataset exists).
+            batch_id: Client batch id, for idempotent re-runs.
+            error_threshold: Share of bad rows tolerated (default 5%).
+            **dataset_options: Passed to `create_dataset` for a new dataset.
+        """
+        if mode not in ("append", "overwrite", "create"):
+            raise IngestionError(f"write mode must be append, overwrite or create, got {mode!r}")
+        ds = self.catalog.find_dataset(name)
+        if ds is not None and mode == "create":
+            raise AlreadyExistsError(f"dataset {name!r} exists already (id {ds.id})")
+        if ds is None:
+            if schema is None:
+                data = readers.as_stream(data)
+                schema = infer_schema(data.schema, name)
+            ds = self.create_dataset(name, schema, **dataset_options)
+        with self.create_batch(ds, batch_id, error_threshold=error_threshold,
+                               overwrite=mode == "overwrite") as batch:
+            batch.add(data, source=ds.name)
         return batch.record
 
     def revert_batch(self, batch_id: str) -> BatchRecord:

@@ -68,10 +68,11 @@ class Batch:
 
     def __init__(self, catalog: Catalog, dataset: DatasetRecord, record: BatchRecord,
                  table_path: Path, *, mapping: dict[str, str] | None = None,
-                 done: bool = False,
+                 done: bool = False, overwrite: bool = False,
                  on_commit: Callable[[DatasetRecord, BatchRecord], None] | None = None) -> None:
         self.catalog, self.dataset, self.record = catalog, dataset, record
         self.table_path, self.mapping, self.done = table_path, mapping or {}, done
+        self.overwrite = overwrite
         self._on_commit = on_commit
         self._writer = tables.FileWriter(table_path, record.id, dataset.schema.to_arrow())
         self._diagnostics: list[tuple[Any, ...]] = []
@@ -159,7 +160,8 @@ class Batch:
             self._finish("failed", failure)
             raise BatchFailedError(f"batch {rec.id} into dataset {self.dataset.name!r} failed: "
                                    f"{failure}", batch_id=rec.id)
-        remove = self.catalog.batch(rec.replaces).files if rec.replaces else []
+        remove = (tables.file_names(self.table_path) if self.overwrite
+                  else self.catalog.batch(rec.replaces).files if rec.replaces else [])
         try:
             rec.snapshot = tables.commit(self.table_path, self.dataset.schema.to_arrow(), rec.id,
                                          staged, remove)
@@ -172,10 +174,19 @@ class Batch:
         self.catalog.update_dataset(self.dataset.id, version=rec.snapshot)
         if rec.replaces:
             self.catalog.update_batch(rec.replaces, state="replaced")
+        if self.overwrite:
+            self._mark_overwritten()
         self._finish("success", self._summary())
         if self._on_commit:
             self._on_commit(self.dataset, rec)
         return rec
+
+    def _mark_overwritten(self) -> None:
+        with self.catalog.connect() as con:
+            con.execute("UPDATE batches SET state = 'replaced', message = ? WHERE dataset_id = ?"
+                        " AND state = 'success' AND id != ?",
+                        (f"overwritten by batch {self.record.id}", self.dataset.id,
+                         self.record.id))
 
     def abandon(self) -> None:
         """Drop everything staged; the dataset is unchanged."""

@@ -64,9 +64,45 @@ def chunks(data: Any, source: str | None = None, file_format: str | None = None
         yield from _file_chunks(Path(data), file_format)
         return
     name = source or type(data).__name__
+    if _is_stream(data):
+        yield from _stream_chunks(data, name)
+        return
     table = to_arrow(data)
     for offset in range(0, max(table.num_rows, 1), CHUNK_ROWS):
         yield Chunk(name, table.slice(offset, CHUNK_ROWS), offset + 1)
+
+
+def _is_stream(data: Any) -> bool:
+    module = type(data).__module__
+    return isinstance(data, pa.RecordBatchReader) or (
+        hasattr(data, "__arrow_c_stream__") and not isinstance(data, pa.Table)
+        and not module.startswith(("pandas", "polars")))
+
+
+def _stream_chunks(data: Any, name: str) -> Iterator[Chunk]:
+    """Regroup a stream's record batches into chunks, never holding the whole stream."""
+    reader = data if isinstance(data, pa.RecordBatchReader) else \
+        pa.RecordBatchReader.from_stream(data)
+    pending: list[pa.RecordBatch] = []
+    rows = 0
+    first = 1
+    for batch in reader:
+        pending.append(batch)
+        rows += batch.num_rows
+        if rows >= CHUNK_ROWS:
+            yield Chunk(name, pa.Table.from_batches(pending, reader.schema), first)
+            first += rows
+            pending, rows = [], 0
+    if pending or first == 1:
+        yield Chunk(name, pa.Table.from_batches(pending, reader.schema), first)
+
+
+def as_stream(data: Any) -> pa.RecordBatchReader | pa.Table:
+    """`data` as something with an Arrow `.schema` that `chunks` can read once."""
+    if _is_stream(data):
+        return data if isinstance(data, pa.RecordBatchReader) else \
+            pa.RecordBatchReader.from_stream(data)
+    return to_arrow(data)
 
 
 def to_arrow(data: Any) -> pa.Table:

@@ -122,6 +122,19 @@ def file_uris(path: Path, version: int | None = None) -> list[str]:
     return DeltaTable(str(path), version=version).file_uris()
 
 
+def files_between(path: Path, start: int, end: int | None = None) -> list[str]:
+    """Files present at version `end` (default: latest) that were not at version `start`:
+    what the commits after `start` added (the rows of `SNAPSHOT SINCE start`)."""
+    before = set(file_uris(path, start)) if start >= 0 else set()
+    return [f for f in file_uris(path, end) if f not in before]
+
+
+def file_names(path: Path) -> list[str]:
+    """Names (relative to the table folder) of the files of the latest version."""
+    root = str(path.resolve())
+    return [Path(uri).resolve().relative_to(root).as_posix() for uri in file_uris(path)]
+
+
 def version(path: Path) -> int:
     """The table's latest version."""
     return DeltaTable(str(path)).version()

@@ -25,6 +25,7 @@ from distillery.engines.base import Engine
 from distillery.errors import QueryError, UnknownTableError
 from distillery.lake.datasets import Lake
 from distillery.sql.result import Result
+from distillery.sql.split import split_statements
 
 # SQLGlot logs a warning for every statement it keeps as an opaque command (SHOW, ...).
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
@@ -50,6 +51,8 @@ class Session:
 
     engine: Engine
     settings: dict[str, str] = field(default_factory=dict)
+    read_only: bool = False
+    variables: dict[str, Any] = field(default_factory=dict)
     _current: Any = None
 
     def cursor(self) -> Any:
@@ -64,6 +67,9 @@ class Session:
 
 
 Handler = Callable[["QueryService", Session, exp.Expression, dict[str, Any] | None], Result]
+# A statement SQLGlot cannot parse (CREATE MODEL, CREATE AUDIENCE, ...) is handled by text.
+TextHandler = Callable[["QueryService", Session, "re.Match[str]", dict[str, Any] | None], Result]
+_WRITES = (exp.Create, exp.Insert, exp.Drop, exp.Alter, exp.Update, exp.Delete, exp.Merge)
 
 
 class QueryService:
@@ -77,7 +83,15 @@ class QueryService:
             exp.Describe: _describe,
             exp.Set: _set,
         }
+        self.text_handlers: list[tuple[re.Pattern[str], TextHandler, bool]] = []
         self._default: Session | None = None
+
+    def register_statement(self, pattern: str, handler: TextHandler, *,
+                           writes: bool = True) -> None:
+        """Handle statements whose text matches `pattern` (case-insensitive, from the start)
+        with `handler`; `writes` says whether a read-only session is refused them."""
+        self.text_handlers.append((re.compile(pattern, re.IGNORECASE | re.DOTALL), handler,
+                                   writes))
 
     # Sessions and statements -----------------------------------------------------------------
 
@@ -102,7 +116,23 @@ class QueryService:
                 session: Session | None = None) -> list[Result]:
         """Run every statement in `sql`, in order; return each one's result."""
         session = session or self.default_session
-        return [self.run(session, stmt, params) for stmt in self.parse(sql)]
+        results = []
+        for text in split_statements(sql):
+            for pattern, handler, writes in self.text_handlers:
+                match = pattern.match(text)
+                if match:
+                    if writes:
+                        self._check_writable(session, text)
+                    results.append(handler(self, session, match, params))
+                    break
+            else:
+                results.extend(self.run(session, stmt, params) for stmt in self.parse(text))
+        return results
+
+    def _check_writable(self, session: Session, text: str) -> None:
+        if session.read_only:
+            raise QueryError(f"this session is read-only and cannot run: {text[:80]}",
+                             sqlstate="25006")
 
     def parse(self, sql: str) -> list[exp.Expression]:
         """Parse Spark SQL text into statements; a syntax error becomes a QueryError."""
@@ -124,6 +154,9 @@ class QueryService:
         """Run one parsed statement."""
         if isinstance(stmt, exp.Command) and _is_show_tables(stmt):
             return self.show_tables()
+        if isinstance(stmt, _WRITES) or (isinstance(stmt, exp.Command)
+                                         and str(stmt.this).upper() != "SHOW"):
+            self._check_writable(session, stmt.sql(READ_DIALECT))
         handler = self.handlers.get(type(stmt))
         if handler is not None:
             return handler(self, session, stmt, params)
