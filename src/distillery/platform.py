@@ -14,6 +14,7 @@ Everything the platform keeps (catalog, data, models, runs, logs) lives under th
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 from pathlib import Path
@@ -31,6 +32,9 @@ from distillery.sql.result import Result
 from distillery.sql.service import QueryService
 
 DEFAULT_HOME = ".distillery"
+# Modules downstream of the Query Service that add statements to it (each has
+# `install(service, platform)`); the facade wires them so `sql/` never imports them.
+SQL_EXTENSIONS: list[str] = []
 HOME_ENV = "DISTILLERY_HOME"
 _SANDBOX = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _SANDBOX_DIRS = ("datasets", "models", "runs", "logs")
@@ -102,9 +106,13 @@ class Platform:
 
     @property
     def sql(self) -> QueryService:
-        """The Query Service of this sandbox."""
+        """The Query Service of this sandbox, with the SQL statements of later steps (SQL
+        models, SQL audiences) installed."""
         if self._sql is None:
             self._sql = QueryService(self.lake, self.engine, self.sandbox)
+            for name in SQL_EXTENSIONS:
+                module = importlib.import_module(name)
+                module.install(self._sql, self)
         return self._sql
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> Result:
