@@ -13,6 +13,7 @@ import json
 import os
 import time
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,14 @@ from deltalake.transaction import AddAction, RemoveAction
 
 BATCH_KEY = "distillery.batch"
 _ROW_GROUP = 256 * 1024
+
+
+def _statistics_columns(schema: pa.Schema) -> list[str] | bool:
+    """Min/max statistics for flat, non-text columns and eventType: what readers prune on.
+    Statistics of long id strings cost time and prune nothing."""
+    cols = [f.name for f in schema
+            if f.name == "eventType" or not (pa.types.is_string(f.type) or pa.types.is_nested(f.type))]
+    return cols or False
 
 
 @dataclass(frozen=True)
@@ -47,49 +56,97 @@ def create(path: Path, schema: pa.Schema) -> None:
 
 
 class FileWriter:
-    """Writes one batch's rows into Parquet files in the table folder, not yet committed."""
+    """Writes one batch's rows into Parquet files in the table folder, not yet committed.
 
-    def __init__(self, path: Path, batch_id: str, schema: pa.Schema,
+    Encoding Parquet costs more than validating the rows, so the writer works in background
+    lanes (one thread and one open file each): `write` hands each lane a slice and returns
+    while the caller validates the next chunk. A lane holds at most one pending slice, which
+    bounds memory.
+    """
+
+    def __init__(self, path: Path, batch_id: str, schema: pa.Schema, lanes: int = 2,
                  target_rows: int = 2_000_000) -> None:
         self.path, self.batch_id, self.schema = path, batch_id, schema
-        self.target_rows = target_rows
-        self.files: list[StagedFile] = []
-        self._writer: pq.ParquetWriter | None = None
-        self._name = ""
-        self._rows = 0
+        self._lanes = [_Lane(self, i, target_rows) for i in range(max(1, lanes))]
 
     def write(self, table: pa.Table) -> None:
         """Append rows (already conformed to the schema)."""
         if table.num_rows == 0:
             return
-        if self._writer is None:
-            self._name = f"part-{self.batch_id}-{len(self.files):05d}.parquet"
-            self._writer = pq.ParquetWriter(self.path / self._name, self.schema,
-                                            compression="snappy")
-            self._rows = 0
-        self._writer.write_table(table, row_group_size=_ROW_GROUP)
-        self._rows += table.num_rows
-        if self._rows >= self.target_rows:
-            self._close_file()
+        used = min(len(self._lanes), max(1, table.num_rows // _ROW_GROUP))
+        step = -(-table.num_rows // used)
+        for i in range(used):
+            self._lanes[i].submit(table.slice(i * step, step))
 
     def close(self) -> list[StagedFile]:
-        """Finish the last file and return every staged file."""
-        self._close_file()
-        return self.files
+        """Finish every file and return them all."""
+        files: list[StagedFile] = []
+        for lane in self._lanes:
+            files += lane.finish()
+        return sorted(files, key=lambda f: f.name)
 
     def discard(self) -> None:
         """Delete every file this writer made (the batch failed or was abandoned)."""
-        self._close_file()
-        for f in self.files:
-            (self.path / f.name).unlink(missing_ok=True)
-        self.files = []
+        for lane in self._lanes:
+            for f in lane.finish(raise_errors=False):
+                (self.path / f.name).unlink(missing_ok=True)
+        for stale in self.path.glob(f"part-{self.batch_id}-*.parquet"):
+            stale.unlink(missing_ok=True)
+
+
+class _Lane:
+    """One background thread writing its own sequence of files."""
+
+    def __init__(self, owner: FileWriter, number: int, target_rows: int) -> None:
+        self.owner, self.number, self.target_rows = owner, number, target_rows
+        self.files: list[StagedFile] = []
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-lane")
+        self._pending: Future[None] | None = None
+        self._writer: pq.ParquetWriter | None = None
+        self._name = ""
+        self._rows = 0
+        self._closed = False
+
+    def submit(self, part: pa.Table) -> None:
+        if self._pending is not None:
+            self._pending.result()
+        self._pending = self._pool.submit(self._write, part)
+
+    def finish(self, raise_errors: bool = True) -> list[StagedFile]:
+        if self._closed:
+            return self.files
+        self._closed = True
+        try:
+            if self._pending is not None:
+                self._pending.result()
+        except Exception:
+            if raise_errors:
+                raise
+        finally:
+            self._pending = None
+            self._pool.submit(self._close_file).result()
+            self._pool.shutdown()
+        return self.files
+
+    def _write(self, part: pa.Table) -> None:
+        if self._writer is None:
+            self._name = f"part-{self.owner.batch_id}-{self.number}{len(self.files):04d}.parquet"
+            self._writer = pq.ParquetWriter(self.owner.path / self._name, self.owner.schema,
+                                            compression="snappy",
+                                            write_statistics=_statistics_columns(
+                                                self.owner.schema))
+            self._rows = 0
+        self._writer.write_table(part, row_group_size=_ROW_GROUP)
+        self._rows += part.num_rows
+        if self._rows >= self.target_rows:
+            self._close_file()
 
     def _close_file(self) -> None:
         if self._writer is None:
             return
         self._writer.close()
         self._writer = None
-        st = os.stat(self.path / self._name)
+        st = os.stat(self.owner.path / self._name)
         self.files.append(StagedFile(self._name, st.st_size, self._rows,
                                      int(st.st_mtime * 1000)))
 

@@ -90,6 +90,11 @@ def conform(table: pa.Table, schema: Schema, problems: Problems) -> pa.Table:
     """
     table = nest_dotted(table)
     target = schema.to_arrow()
+    if [f.type for f in table.schema] == [f.type for f in target] and \
+            table.column_names == target.names:
+        # Already the schema's shape (generated or exported by Distillery): nothing to cast.
+        return pa.Table.from_arrays(table.columns, schema=target.with_metadata(None)) \
+            if table.schema != target else table
     unknown = [n for n in table.column_names if n not in target.names]
     if unknown:
         raise SchemaError(f"column(s) {unknown} are not fields of schema {schema.title!r}; "
@@ -258,6 +263,8 @@ def _report(problems: Problems, bad: np.ndarray, code: str, path: str, values: p
 
 def check(table: pa.Table, schema: Schema, problems: Problems) -> None:
     """Find rows that break the schema's rules: required fields, enums, identities."""
+    entries = (_identity_entries(table.column("identityMap").combine_chunks())
+               if "identityMap" in table.column_names else None)
     for path, fdef in schema.leaves():
         if not fdef.required and fdef.enum is None:
             continue
@@ -276,12 +283,12 @@ def check(table: pa.Table, schema: Schema, problems: Problems) -> None:
         _check_identity(problems, values, ident.namespace, ident.path)
         if ident.primary and schema.cls != "adhoc":
             missing = values.is_null().to_numpy(zero_copy_only=False)
-            if "identityMap" in table.column_names:
-                missing &= ~_has_identity_map(table)
+            if entries is not None:
+                missing &= ~_has_primary(entries, table.num_rows)
             problems.add(missing, "MISSING_PRIMARY_IDENTITY", ident.path,
                          f"primary identity {ident.path} ({ident.namespace}) is missing")
-    if "identityMap" in table.column_names:
-        _check_identity_map(table.column("identityMap").combine_chunks(), problems)
+    if entries is not None:
+        _check_identity_map(entries, table.num_rows, problems)
 
 
 def column_at(table: pa.Table, path: str) -> pa.Array:
@@ -301,59 +308,81 @@ def _parent_present(table: pa.Table, path: str) -> np.ndarray:
     return parent.is_valid().to_numpy(zero_copy_only=False)
 
 
+def _bad_identities(text: pa.Array, namespaces: pa.Array | str) -> pa.Array:
+    """True where an identity value is junk or does not fit its namespace's pattern."""
+    bad = _junk(text)
+    for ns, pattern in _NAMESPACE_PATTERNS.items():
+        if isinstance(namespaces, str) and namespaces != ns:
+            continue
+        fits = _ecid_like(text) if ns == "ECID" else pc.match_substring_regex(text, pattern)
+        misfit = pc.invert(pc.fill_null(fits, True))
+        if not isinstance(namespaces, str):
+            misfit = pc.and_(pc.equal(namespaces, ns), misfit)
+        bad = pc.or_(bad, misfit)
+    return pc.fill_null(bad, False)
+
+
+def _junk(text: pa.Array) -> pa.Array:
+    # Junk values are short; looking closer only at short values keeps this cheap on real ids.
+    limit = max(len(j) for j in JUNK_IDENTITIES) + 2
+    short = pc.fill_null(pc.less_equal(pc.binary_length(text), limit), False)
+    rows = np.flatnonzero(short.to_numpy(zero_copy_only=False))
+    out = np.zeros(len(text), dtype=bool)
+    if len(rows):
+        lowered = pc.utf8_lower(pc.utf8_trim_whitespace(text.take(pa.array(rows))))
+        out[rows] = pc.is_in(lowered, pa.array(JUNK_IDENTITIES)).to_numpy(zero_copy_only=False)
+    return pa.array(out)
+
+
+def _ecid_like(text: pa.Array) -> pa.Array:
+    """ECIDs are exactly 38 ASCII digits (cheaper than a regex on millions of ids)."""
+    return pc.and_(pc.equal(pc.binary_length(text), 38), pc.ascii_is_decimal(text))
+
+
 def _check_identity(problems: Problems, values: pa.Array, namespace: str, path: str) -> None:
     text = values.cast(pa.string())
-    junk = pc.is_in(pc.utf8_lower(pc.utf8_trim_whitespace(text)), pa.array(JUNK_IDENTITIES))
-    bad = pc.and_(text.is_valid(), junk)
-    pattern = _NAMESPACE_PATTERNS.get(namespace)
-    if pattern:
-        bad = pc.or_(bad, pc.and_(text.is_valid(),
-                                  pc.invert(pc.match_substring_regex(text, pattern))))
+    bad = _bad_identities(text, namespace)
     _report(problems, bad.to_numpy(zero_copy_only=False), "INVALID_IDENTITY", path, text,
             f"is not a valid {namespace} identity")
 
 
 def _identity_entries(imap: pa.MapArray) -> tuple[pa.Array, pa.Array, pa.Array, np.ndarray]:
     """Flatten a map of namespace -> list of identities to (namespace, id, primary, row)."""
+    if len(imap) == 0 or imap.null_count == len(imap):
+        empty = pa.array([], pa.string())
+        return empty, empty, pa.array([], pa.bool_()), np.zeros(0, dtype=np.int64)
     keys = imap.keys
     lists = imap.items
-    key_rows = np.repeat(np.arange(len(imap)), np.diff(imap.offsets.to_numpy())
-                         ) if len(imap) else np.zeros(0, dtype=np.int64)
+    per_row = np.diff(imap.offsets.to_numpy())
+    key_rows = np.repeat(np.arange(len(imap)), per_row)
     flat = pc.list_flatten(lists)
     per_key = pc.list_value_length(lists).fill_null(0).to_numpy(zero_copy_only=False)
     rows = np.repeat(key_rows, per_key)
-    namespaces = pc.take(keys, pa.array(np.repeat(np.arange(len(keys)), per_key)))
+    namespaces = keys.take(pa.array(np.repeat(np.arange(len(keys)), per_key)))
     return namespaces, pc.struct_field(flat, "id"), pc.struct_field(flat, "primary"), rows
 
 
-def _has_identity_map(table: pa.Table) -> np.ndarray:
-    imap = table.column("identityMap").combine_chunks()
-    out = np.zeros(table.num_rows, dtype=bool)
-    if len(imap) == 0 or imap.null_count == len(imap):
-        return out
-    _, ids, primary, rows = _identity_entries(imap)
+def _has_primary(entries: tuple[pa.Array, pa.Array, pa.Array, np.ndarray],
+                 size: int) -> np.ndarray:
+    _, ids, primary, rows = entries
+    out = np.zeros(size, dtype=bool)
     good = pc.and_(pc.is_valid(ids), pc.fill_null(primary, False)).to_numpy(zero_copy_only=False)
     out[rows[good]] = True
     return out
 
 
-def _check_identity_map(imap: pa.MapArray, problems: Problems) -> None:
-    if len(imap) == 0 or imap.null_count == len(imap):
-        return
-    namespaces, ids, _, rows = _identity_entries(imap)
+def _check_identity_map(entries: tuple[pa.Array, pa.Array, pa.Array, np.ndarray], size: int,
+                        problems: Problems) -> None:
+    namespaces, ids, _, rows = entries
     if len(ids) == 0:
         return
     text = ids.cast(pa.string())
-    bad = pc.fill_null(pc.is_in(pc.utf8_lower(pc.utf8_trim_whitespace(text)),
-                                pa.array(JUNK_IDENTITIES)), True)
-    for ns, pattern in _NAMESPACE_PATTERNS.items():
-        in_ns = pc.equal(namespaces, ns)
-        mismatch = pc.invert(pc.fill_null(pc.match_substring_regex(text, pattern), False))
-        bad = pc.or_(bad, pc.and_(in_ns, mismatch))
+    # A missing id inside an identity map is as bad as a junk one.
+    bad = pc.or_(pc.is_null(text), _bad_identities(text, namespaces))
     bad_np = bad.to_numpy(zero_copy_only=False)
     if not bad_np.any():
         return
-    row_mask = np.zeros(len(imap), dtype=bool)
+    row_mask = np.zeros(size, dtype=bool)
     row_mask[rows[bad_np]] = True
     first = {}
     for r, ns, v in zip(rows[bad_np].tolist(), namespaces.filter(bad).to_pylist(),
