@@ -16,8 +16,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q -e .
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed
+$(VENV)/.installed-test: $(VENV)/.installed package.json package-lock.json
 	$(PIP) install -q -e ".[test]"
+	npm ci --no-audit --no-fund --loglevel=error  # Azurite, for the storage tests
 	touch $@
 
 install: $(VENV)/.installed  ## Install Distillery into .venv.

@@ -1,0 +1,1 @@
+"""Dataflows between the lake and cloud storage: exports, sources, run history, schedules."""
