@@ -267,3 +267,22 @@ def test_write_streams_into_a_new_dataset_then_appends_and_overwrites(platform: 
     with pytest.raises(AlreadyExistsError):
         platform.lake.write("scores", pa.table({"userid": ["e"], "score": [0.5]}), mode="create")
     assert count(platform, "scores") == 1
+
+
+def test_a_file_is_reported_under_the_source_name_given(platform: Platform, events,
+                                                        tmp_path: Path) -> None:
+    rows = event_rows(20)
+    rows[1]["_tenant"]["userid"] = "invalid"
+    path = write_jsonl(tmp_path / "download-123.jsonl", rows)
+    batch = platform.create_batch(events, error_threshold=0.1)
+    batch.add(path, source="s3://bucket/in/events.jsonl")
+    rec = batch.complete()
+    errors = platform.catalog.batch_errors(rec.id)
+    assert [e["source"] for e in errors] == ["s3://bucket/in/events.jsonl"]
+    broken = tmp_path / "tmp-999.parquet"
+    broken.write_bytes(b"nope")
+    with pytest.raises(BatchFailedError, match="s3://bucket/in/bad.parquet") as info:
+        b = platform.create_batch(events)
+        b.add(broken, source="s3://bucket/in/bad.parquet")
+        b.complete()
+    assert "tmp-999" not in str(info.value)

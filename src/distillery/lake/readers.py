@@ -61,7 +61,11 @@ def chunks(data: Any, source: str | None = None, file_format: str | None = None
            ) -> Iterator[Chunk]:
     """Yield the rows of one input as Arrow chunks of at most CHUNK_ROWS rows."""
     if isinstance(data, str | Path):
-        yield from _file_chunks(Path(data), file_format)
+        for chunk in _file_chunks(Path(data), file_format, source):
+            if source:
+                # A file fetched from storage is reported under its URL, not the local copy.
+                chunk.source = source
+            yield chunk
         return
     name = source or type(data).__name__
     if _is_stream(data):
@@ -136,9 +140,11 @@ def detect_format(path: Path, file_format: str | None = None) -> str:
     return fmt
 
 
-def _file_chunks(path: Path, file_format: str | None) -> Iterator[Chunk]:
+def _file_chunks(path: Path, file_format: str | None, source: str | None = None
+                 ) -> Iterator[Chunk]:
+    name = source or str(path)
     if not path.is_file():
-        raise UnreadableFileError(f"file {path} does not exist or is not a file")
+        raise UnreadableFileError(f"file {name} does not exist or is not a file")
     fmt = detect_format(path, file_format)
     try:
         if fmt == "parquet":
@@ -148,7 +154,8 @@ def _file_chunks(path: Path, file_format: str | None) -> Iterator[Chunk]:
         else:
             yield from _json(path)
     except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
-        raise UnreadableFileError(f"file {path} cannot be read as {fmt}: {exc}") from exc
+        raise UnreadableFileError(f"file {name} cannot be read as {fmt}: "
+                                  f"{str(exc).replace(str(path), name)}") from exc
 
 
 def _parquet(path: Path) -> Iterator[Chunk]:
