@@ -142,10 +142,7 @@ def _ingest_file(platform: Platform, ds: DatasetRecord, spec: SourceSpec, folder
             except BatchFailedError as exc:
                 failed = platform.catalog.find_batch(bid)
                 return FileOutcome(url, "failed", bid, 0, failed.failed_records if failed else 0,
-                                   info.size, folder.redact(str(exc).replace(str(local), url)))
-            finally:
-                if folder.protocol != "file":
-                    _relabel(platform, bid, str(local), url)
+                                   info.size, folder.redact(str(exc)))
     except DistilleryError as exc:
         return FileOutcome(url, "failed", bid, 0, 0, info.size, folder.redact(str(exc)))
     return _outcome(url, kind, record, info)
@@ -219,18 +216,3 @@ def _local_copy(folder: Storage, info: FileInfo) -> Iterator[Path]:
         local = Path(tmp) / info.path.rsplit("/", 1)[-1]
         folder.download(info.path, local)
         yield local
-
-
-def _relabel(platform: Platform, batch_id: str, local: str, url: str) -> None:
-    """Name the storage URL, not the temporary download, in a batch's diagnostics.
-
-    The platform's file reader labels rows with the path it read; until it takes a source
-    name for files, the download's path is swapped for the URL here.
-    """
-    with platform.catalog.connect() as con:
-        con.execute("UPDATE batch_errors SET source = ? WHERE batch_id = ? AND source = ?",
-                    (url, batch_id, local))
-        con.execute("UPDATE batch_errors SET message = replace(message, ?, ?)"
-                    " WHERE batch_id = ?", (local, url, batch_id))
-        con.execute("UPDATE batches SET message = replace(message, ?, ?) WHERE id = ?",
-                    (local, url, batch_id))
