@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -25,7 +26,7 @@ class Run:
         return pa.concat_tables([getattr(b, name) for b in self.batches])
 
 
-def run(users: int, seed: int = 7, **options: object) -> Run:
+def run(users: int, seed: int = 7, **options: Any) -> Run:
     return Run(users, list(simulate(users, seed, as_of=AS_OF, **options)))
 
 

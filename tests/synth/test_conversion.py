@@ -8,9 +8,13 @@ from datetime import timedelta
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 
 from distillery.synth import truth
 from tests.synth.conftest import WINDOW, Run
+
+# Share one worker with the other users of the session's 100,000-user simulation.
+pytestmark = pytest.mark.xdist_group("synth_reference")
 
 FORM = "web.formFilledOut"
 # eventType: propensity delta, transcribed from WORKFLOW.md section 1.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -14,7 +15,7 @@ from tests.synth.conftest import AS_OF
 TABLES = ("events", "profiles", "truth_events", "truth_users")
 
 
-def tables(users: int, seed: int = 3, **options: object) -> dict[str, pa.Table]:
+def tables(users: int, seed: int = 3, **options: Any) -> dict[str, pa.Table]:
     batches = list(simulate(users, seed, as_of=options.pop("as_of", AS_OF), **options))
     return {name: pa.concat_tables([getattr(b, name) for b in batches]) for name in TABLES}
 
@@ -33,8 +34,8 @@ def test_identical_whatever_the_batch_size(baseline: dict[str, pa.Table],
 
 
 def test_batches_have_the_requested_size() -> None:
-    sizes = [b.truth_users.num_rows for b in simulate(25_000, 3, as_of=AS_OF, batch_users=7_000)]
-    assert sizes == [7_000, 7_000, 7_000, 4_000]
+    sizes = [b.truth_users.num_rows for b in simulate(2_500, 3, as_of=AS_OF, batch_users=700)]
+    assert sizes == [700, 700, 700, 400]
     indexes = [b.index for b in simulate(2_500, 3, as_of=AS_OF, batch_users=1_000)]
     assert indexes == [0, 1, 2]
 

@@ -13,6 +13,9 @@ from distillery.lake import xdm
 from distillery.synth import simulate
 from tests.synth.conftest import AS_OF, Run
 
+# Share one worker with the other users of the session's 100,000-user simulation.
+pytestmark = pytest.mark.xdist_group("synth_reference")
+
 LINK_CLICK_TYPES = {"advertising.clicks", "commerce.purchases", "web.webinteraction.linkClicks",
                     "web.formFilledOut", "decisioning.propositionInteract",
                     "decisioning.propositionDismiss"}
@@ -39,7 +42,7 @@ def test_email_events_fill_direct_marketing_only(rows: list[dict]) -> None:
     measures = {"directMarketing.emailSent": {"sends", "emailDelivered"},
                 "directMarketing.emailOpened": {"opens", "offerOpens"},
                 "directMarketing.emailClicked": {"clicks"}}
-    seen = Counter()
+    seen: Counter[str] = Counter()
     for row in rows:
         kind = row["eventType"]
         if not kind.startswith("directMarketing."):
@@ -117,7 +120,8 @@ def test_profiles(reference: Run) -> None:
     for p in profiles[:1000]:
         assert p["person"]["name"]["firstName"] and p["person"]["name"]["lastName"]
         assert p["person"]["gender"] in {"male", "female", "not_specified"}
-        assert p["mobilePhone"]["number"].startswith("+1-") and len(p["mobilePhone"]["number"]) == 15
+        phone = p["mobilePhone"]["number"]
+        assert phone.startswith("+1-") and len(phone) == 15
         address = p["homeAddress"]
         assert address["country"] == "US" and len(address["postalCode"]) == 5
         assert len(address["stateProvince"]) == 2 and address["street1"][0].isdigit()

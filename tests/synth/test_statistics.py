@@ -11,6 +11,9 @@ import pytest
 
 from tests.synth.conftest import Run
 
+# Share one worker with the other users of the session's 100,000-user simulation.
+pytestmark = pytest.mark.xdist_group("synth_reference")
+
 WEEKS = 10
 # eventType: (weekly average, delay hours), transcribed from WORKFLOW.md section 1.
 WEEKLY = {
@@ -129,9 +132,8 @@ def test_independent_has_more_events_and_converters(reference: Run, independent:
 
 
 def test_reference_children_of_one_occurrence_only(reference: Run) -> None:
-    """Under replacement no user has more clicks than one impression's Poisson(0.1) could give
-    in bulk: the per-user distribution of clicks is Poisson(0.1) given an impression,
-    whatever the number of impressions."""
+    """Under replacement only one impression keeps its clicks, so a user's clicks are
+    Poisson(0.1) however many impressions they had (independent children would give 0.1 each)."""
     clicks = per_user_counts(reference, "advertising.clicks")
     impressions = per_user_counts(reference, "advertising.impressions")
     assert not clicks[impressions == 0].any()

@@ -13,6 +13,9 @@ from distillery.synth import truth
 from distillery.synth.schemas import TRUTH_EVENTS, TRUTH_USERS
 from tests.synth.conftest import WINDOW, Run
 
+# Share one worker with the other users of the session's 100,000-user simulation.
+pytestmark = pytest.mark.xdist_group("synth_reference")
+
 T = datetime(2025, 1, 10, tzinfo=UTC)
 H = timedelta(days=1)
 S = timedelta(seconds=1)
@@ -82,7 +85,7 @@ def test_auc_matches_pairwise_definition() -> None:
     scores = rng.integers(0, 5, 60).astype(float)
     labels = rng.random(60) < 0.3
     pairs = [(s1 > s0) + 0.5 * (s1 == s0)
-             for (s1, l1), (s0, l0) in itertools.product(zip(scores, labels), repeat=2)
+             for (s1, l1), (s0, l0) in itertools.product(zip(scores, labels, strict=True), repeat=2)
              if l1 and not l0]
     assert truth.auc(scores, labels) == pytest.approx(np.mean(pairs))
     assert np.isnan(truth.auc(scores, np.zeros(60, dtype=bool)))

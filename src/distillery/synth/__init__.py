@@ -7,6 +7,7 @@ context (latent and clairvoyant probabilities).
 
 from __future__ import annotations
 
+from distillery.synth import truth
 from distillery.synth.batches import SimBatch, Window, simulate
 from distillery.synth.identity import ecid, emails
 from distillery.synth.ingestion import DatasetWritten, GenerateResult, generate
@@ -22,4 +23,5 @@ __all__ = [
     "emails",
     "generate",
     "simulate",
+    "truth",
 ]

@@ -6,7 +6,6 @@ from collections.abc import Iterable
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from distillery.synth import text
 from distillery.synth.murmur import hash128
@@ -77,7 +76,3 @@ def identity_map(ecids: pa.Array, mails: pa.Array, row_user: np.ndarray) -> pa.M
     offsets = pa.array(np.arange(0, 2 * n + 1, 2, dtype=np.int32))
     return pa.MapArray.from_arrays(offsets, keys, singletons, type=IDENTITY_MAP_TYPE)
 
-
-def gather(values: pa.Array, index: np.ndarray) -> pa.Array:
-    """`values[index]` for an Arrow array and a NumPy index array."""
-    return pc.take(values, pa.array(index))

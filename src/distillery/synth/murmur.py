@@ -88,15 +88,13 @@ def hash128(keys: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
         keys = keys.combine_chunks()
     if keys.null_count:
         raise ValueError("cannot hash null keys")
-    if pa.types.is_large_string(keys.type) or pa.types.is_large_binary(keys.type):
-        keys = keys.cast(pa.large_binary())
-        offset_type = np.int64
-    else:
-        keys = keys.cast(pa.binary())
-        offset_type = np.int32
+    large = pa.types.is_large_string(keys.type) or pa.types.is_large_binary(keys.type)
+    keys = keys.cast(pa.large_binary() if large else pa.binary())
     _, offsets_buf, data_buf = keys.buffers()
-    offsets = np.frombuffer(offsets_buf, dtype=offset_type)[keys.offset:keys.offset + len(keys) + 1]
-    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    offsets = np.frombuffer(offsets_buf, dtype=np.int64 if large else np.int32)
+    offsets = offsets[keys.offset:keys.offset + len(keys) + 1]
+    empty = data_buf is None  # an array of empty strings may have no data buffer at all
+    data = np.zeros(0, np.uint8) if empty else np.frombuffer(data_buf, dtype=np.uint8)
     starts = offsets[:-1].astype(np.int64)
     lengths = np.diff(offsets).astype(np.int64)
     h1 = np.empty(len(keys), dtype=np.uint64)

@@ -22,8 +22,8 @@ from distillery.synth.payload import UserIds
  _JOINED, _OPT_OUT, _SMS, _SHARE) = range(16)
 
 # Points range per tier (member at the bottom), so points and tier agree.
-_TIER_POINTS = {"diamond": (75_000, 250_000), "platinum": (30_000, 75_000), "gold": (10_000, 30_000),
-           "silver": (2_000, 10_000), "member": (0, 2_000)}
+_TIER_POINTS = {"diamond": (75_000, 250_000), "platinum": (30_000, 75_000),
+                "gold": (10_000, 30_000), "silver": (2_000, 10_000), "member": (0, 2_000)}
 # A multiplier coprime to 10 makes index -> (index * M + C) mod 10**10 a bijection, so loyalty
 # ids are unique for the first 10**10 users.
 _LOYALTY_MULTIPLIER = 6_364_136_223

@@ -21,15 +21,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeAlias
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from distillery.synth import spec
-from distillery.synth.schemas import TRUTH_EVENTS, TRUTH_USERS
+from distillery.synth.schemas import TRUTH_USERS
 
-TableOrTables = pa.Table | Iterable[pa.Table]
+TableOrTables: TypeAlias = pa.Table | Iterable[pa.Table]
 
 OUTPUT = pa.schema([
     ("userid", pa.string()),
@@ -61,9 +63,11 @@ def latent_and_clairvoyant(truth_events: TableOrTables, truth_users: TableOrTabl
     users = _concat(truth_users, TRUTH_USERS)
     t = _micros(cutoff)
     h = int(horizon / timedelta(microseconds=1))
+    # One hash index of the users, probed by every chunk of events.
+    index = pd.Index(users["userid"].to_numpy(zero_copy_only=False))
     acc = _Accumulator(len(users))
     for chunk in _tables(truth_events):
-        acc.add(chunk, users["userid"], t, h)
+        acc.add(chunk, index, t, h)
     at = pc.fill_null(users["converted_at"].cast(pa.int64()), 0).to_numpy()
     converted = users["converted"].to_numpy(zero_copy_only=False).astype(bool)
     before = converted & (at <= t)
@@ -89,11 +93,10 @@ class _Accumulator:
         self.latent_at = np.full(users, np.iinfo(np.int64).min)
         self.log_survival = np.zeros(users)
 
-    def add(self, events: pa.Table, userids: pa.ChunkedArray, t: int, h: int) -> None:
-        pos = pc.index_in(events["userid"], value_set=userids.combine_chunks())
-        if pos.null_count:
+    def add(self, events: pa.Table, users: pd.Index, t: int, h: int) -> None:
+        user = users.get_indexer(events["userid"].to_numpy(zero_copy_only=False))
+        if (user < 0).any():
             raise ValueError("truth events name users that are not in the truth users table")
-        user = pos.to_numpy(zero_copy_only=False).astype(np.int64)
         ts = events["timestamp"].cast(pa.int64()).to_numpy(zero_copy_only=False)
         p = events["subscriptionPropensity"].to_numpy(zero_copy_only=False)
         self._latest(user, ts, p, t)
