@@ -31,6 +31,15 @@ class DuckDBConfig(_Section):
     memory_limit: str | None = None
 
 
+class SparkConfig(_Section):
+    """Settings of the Spark engine: a master URL (`local[*]`, `spark://...`, `yarn`) or a
+    Spark Connect URL (`sc://host:15002`), and extra Spark configuration."""
+
+    master: str = "local[*]"
+    remote: str | None = None
+    conf: dict[str, str] = Field(default_factory=dict)
+
+
 class Config(_Section):
     """The home's configuration."""
 
@@ -38,6 +47,7 @@ class Config(_Section):
     default_sandbox: str = "prod"
     engine: Literal["duckdb", "spark"] = "duckdb"
     duckdb: DuckDBConfig = DuckDBConfig()
+    spark: SparkConfig = SparkConfig()
 
     def model_post_init(self, context: Any) -> None:
         if not _TENANT.match(self.tenant):

@@ -36,6 +36,7 @@ DEFAULT_HOME = ".distillery"
 # `install(service, platform)`); the facade wires them so `sql/` never imports them.
 SQL_EXTENSIONS: list[str] = []
 HOME_ENV = "DISTILLERY_HOME"
+ENGINES = ("duckdb", "spark")
 _SANDBOX = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _SANDBOX_DIRS = ("datasets", "models", "runs", "logs")
 
@@ -62,8 +63,12 @@ class Platform:
 
     @classmethod
     def open(cls, home: str | Path | None = None, sandbox: str | None = None, *,
-             create: bool = True, console: Console | None = None) -> Platform:
-        """Open (and, unless `create=False`, create) a home and one of its sandboxes."""
+             create: bool = True, console: Console | None = None,
+             engine: str | None = None) -> Platform:
+        """Open (and, unless `create=False`, create) a home and one of its sandboxes.
+
+        `engine` ("duckdb" or "spark") overrides the configured engine for this platform.
+        """
         path = resolve_home(home)
         if not create and not (path / config_mod.CONFIG_FILE).exists():
             raise NotFoundError(f"no Distillery home at {path}; run `distillery init` first")
@@ -72,6 +77,10 @@ class Platform:
         if fresh:
             config_mod.save(path, config_mod.Config())
         cfg = config_mod.load(path)
+        if engine is not None:
+            if engine not in ENGINES:
+                raise ConfigError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
+            cfg = cfg.model_copy(update={"engine": engine})
         name = sandbox or cfg.default_sandbox
         if not _SANDBOX.match(name):
             raise ConfigError(f"sandbox name {name!r} is invalid: use lower-case letters, "
@@ -98,10 +107,16 @@ class Platform:
     def engine(self) -> Engine:
         """The query engine (DuckDB unless configured otherwise), started on first use."""
         if self._engine is None:
-            from distillery.engines.duckdb import DuckDBEngine
+            if self.config.engine == "spark":
+                from distillery.engines.spark import SparkEngine
 
-            self._engine = DuckDBEngine(self.config.duckdb.threads,
-                                        self.config.duckdb.memory_limit)
+                spark = self.config.spark
+                self._engine = SparkEngine(spark.master, spark.remote, spark.conf)
+            else:
+                from distillery.engines.duckdb import DuckDBEngine
+
+                self._engine = DuckDBEngine(self.config.duckdb.threads,
+                                            self.config.duckdb.memory_limit)
         return self._engine
 
     @property

@@ -18,7 +18,7 @@ from rich.table import Table
 from distillery.errors import DistilleryError
 from distillery.platform import Platform
 
-GLOBAL_FLAGS = {"--json": 0, "--debug": 0, "--home": 1, "--sandbox": 1}
+GLOBAL_FLAGS = {"--json": 0, "--debug": 0, "--home": 1, "--sandbox": 1, "--engine": 1}
 
 out = RichTerminal(soft_wrap=True)
 err = RichTerminal(stderr=True, soft_wrap=True)
@@ -55,6 +55,7 @@ class State:
     sandbox: str | None = None
     json: bool = False
     debug: bool = False
+    engine: str | None = None
     _platform: Platform | None = field(default=None, repr=False)
 
     def platform(self, create: bool = True) -> Platform:
@@ -62,7 +63,7 @@ class State:
         if self._platform is None:
             console = None if self.json else RichConsole(err)
             self._platform = Platform.open(self.home, self.sandbox, create=create,
-                                           console=console)
+                                           console=console, engine=self.engine)
         return self._platform
 
     def emit(self, data: Any, render: Callable[[], None] | None = None) -> None:

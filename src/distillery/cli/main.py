@@ -43,9 +43,11 @@ def main(
     sandbox: str | None = typer.Option(None, "--sandbox", help="Sandbox (default prod)."),
     json_output: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+    engine: str | None = typer.Option(None, "--engine", help="Query engine: duckdb (default) "
+                                      "or spark (also DISTILLERY__ENGINE or config.yaml)."),
 ) -> None:
     """Distillery."""
-    ctx.obj = State(home=home, sandbox=sandbox, json=json_output, debug=debug)
+    ctx.obj = State(home=home, sandbox=sandbox, json=json_output, debug=debug, engine=engine)
 
 
 # One module per area; each adds its own commands.

@@ -2,29 +2,47 @@
 
 DuckDB reads each dataset's Parquet files directly (the current Delta version's file list), so
 queries run at DuckDB's full speed with projection and filter push-down. Extensions are never
-installed or loaded: they download at run time, and Distillery runs offline.
+installed or loaded: they download at run time, and Distillery runs offline. Every statement
+this module writes itself is a SQLGlot tree compiled for DuckDB.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+from sqlglot import exp
 
 from distillery.engines import duckdb_functions
 from distillery.engines.base import Engine
 
+_DIALECT = "duckdb"
+
 
 def quote_ident(name: str) -> str:
     """A double-quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
+    return exp.to_identifier(name, quoted=True).sql(_DIALECT)
 
 
 def quote_literal(text: str) -> str:
     """A single-quoted SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
+    return exp.Literal.string(text).sql(_DIALECT)
+
+
+def scan_files(files: list[str]) -> exp.Expression:
+    """The table expression that reads `files` (Parquet, one schema), as SQLGlot.
+
+    Hive partitioning is off: a `key=value` folder in the home's path must not become a column.
+    """
+    if not files:
+        raise ValueError("scan_files needs at least one file")
+    return exp.ReadParquet(expressions=[
+        exp.Array(expressions=[exp.Literal.string(f) for f in files]),
+        exp.EQ(this=exp.column("hive_partitioning"), expression=exp.false()),
+    ])
 
 
 class DuckDBEngine(Engine):
@@ -32,7 +50,7 @@ class DuckDBEngine(Engine):
     streaming results never block each other."""
 
     NAME = "duckdb"
-    DIALECT = "duckdb"
+    DIALECT = _DIALECT
 
     def __init__(self, threads: int | None = None, memory_limit: str | None = None) -> None:
         config: dict[str, Any] = {"autoinstall_known_extensions": False,
@@ -45,27 +63,47 @@ class DuckDBEngine(Engine):
         self._lock = threading.Lock()
         duckdb_functions.install(self._con)
 
+    def scan(self, files: list[str]) -> exp.Expression:
+        """The table expression reading `files`, to put in a FROM clause (snapshot reads)."""
+        return scan_files(files)
+
+    def transform(self, tree: exp.Expression) -> exp.Expression:
+        """Rewrite Spark functions DuckDB spells differently (see `duckdb_functions`)."""
+        return duckdb_functions.transform(tree)
+
+    def tables(self) -> list[str]:
+        """Names of the tables and views the engine serves (datasets, views, others')."""
+        query = exp.union(
+            exp.select("view_name").from_("duckdb_views()").where("NOT internal"),
+            exp.select("table_name").from_("duckdb_tables()"), distinct=False)
+        with self.cursor() as cur:
+            return cur.sql(query.sql(_DIALECT)).to_arrow_table().column(0).to_pylist()
+
     def register(self, name: str, files: list[str], schema: pa.Schema) -> None:
-        ident = quote_ident(name)
         if files:
-            paths = ", ".join(quote_literal(f) for f in files)
-            source = f"read_parquet([{paths}])"
+            source: exp.Expression = scan_files(files)
         else:
             # A typed empty table: Python objects registered on one cursor are not visible
             # to the others, tables are.
-            source = quote_ident(f"__empty_{name}")
+            source = exp.to_table(f"__empty_{name}", quoted=True)
+            empty = exp.Create(kind="TABLE", replace=True, this=source.copy(),
+                               expression=exp.select("*").from_("__arrow_empty"))
             with self._lock:
                 self._con.register("__arrow_empty", schema.empty_table())
-                self._con.execute(f"CREATE OR REPLACE TABLE {source} AS "
-                                  "SELECT * FROM __arrow_empty")
+                self._con.execute(empty.sql(_DIALECT))
                 self._con.unregister("__arrow_empty")
+        view = exp.Create(kind="VIEW", replace=True, this=exp.to_table(name, quoted=True),
+                          expression=exp.select("*").from_(source))
         with self._lock:
-            self._con.execute(f"CREATE OR REPLACE VIEW {ident} AS SELECT * FROM {source}")
+            self._con.execute(view.sql(_DIALECT))
 
     def unregister(self, name: str) -> None:
+        drops = [exp.Drop(kind="VIEW", exists=True, tables=[exp.to_table(name, quoted=True)]),
+                 exp.Drop(kind="TABLE", exists=True,
+                          tables=[exp.to_table(f"__empty_{name}", quoted=True)])]
         with self._lock:
-            self._con.execute(f"DROP VIEW IF EXISTS {quote_ident(name)}")
-            self._con.execute(f"DROP TABLE IF EXISTS {quote_ident(f'__empty_{name}')}")
+            for drop in drops:
+                self._con.execute(drop.sql(_DIALECT))
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A new cursor on the shared database (views are shared, results are not)."""
@@ -76,7 +114,9 @@ class DuckDBEngine(Engine):
         rel = (cursor or self.cursor()).sql(sql, params=params or None)
         if rel is None:
             return pa.RecordBatchReader.from_batches(pa.schema([]), [])
-        return rel.to_arrow_reader(batch_size)
+        hugeint = [i for i, t in enumerate(rel.types) if str(t) == "HUGEINT"]
+        reader = rel.to_arrow_reader(batch_size)
+        return _as_bigint(reader, hugeint) if hugeint else reader
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
         with self.cursor() as cur:
@@ -84,3 +124,21 @@ class DuckDBEngine(Engine):
 
     def close(self) -> None:
         self._con.close()
+
+
+def _as_bigint(reader: pa.RecordBatchReader, columns: list[int]) -> pa.RecordBatchReader:
+    """DuckDB sums integers into HUGEINT (exported as decimal(38, 0)); Spark sums them into
+    BIGINT. Cast those columns to int64 so results and derived datasets keep Spark's types
+    (a sum beyond int64 fails the cast rather than wrapping)."""
+    fields = list(reader.schema)
+    for i in columns:
+        fields[i] = pa.field(fields[i].name, pa.int64(), fields[i].nullable)
+    schema = pa.schema(fields, metadata=reader.schema.metadata)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in reader:
+            arrays = [c.cast(pa.int64()) if i in columns else c
+                      for i, c in enumerate(batch.columns)]
+            yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+    return pa.RecordBatchReader.from_batches(schema, batches())

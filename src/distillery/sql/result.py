@@ -16,20 +16,25 @@ class Result:
     """
 
     def __init__(self, *, open_reader: Callable[[int], pa.RecordBatchReader] | None = None,
-                 table: pa.Table | None = None, status: str = "OK") -> None:
+                 table: pa.Table | None = None, status: str = "OK",
+                 rowcount: int | None = None) -> None:
         self._open = open_reader
         self._table = table
         self.status = status
+        # Rows a statement wrote (INSERT, CREATE TABLE AS) or holds; None when not known
+        # without reading the rows (a streamed query).
+        self.rowcount = rowcount if rowcount is not None or table is None else table.num_rows
 
     @classmethod
-    def of(cls, table: pa.Table, status: str | None = None) -> Result:
+    def of(cls, table: pa.Table, status: str | None = None,
+           rowcount: int | None = None) -> Result:
         """A result holding an already computed table."""
-        return cls(table=table, status=status or f"SELECT {table.num_rows}")
+        return cls(table=table, status=status or f"SELECT {table.num_rows}", rowcount=rowcount)
 
     @classmethod
-    def message(cls, status: str) -> Result:
+    def message(cls, status: str, rowcount: int | None = None) -> Result:
         """A result with no rows, only a status (DDL, SET)."""
-        return cls(status=status)
+        return cls(status=status, rowcount=rowcount)
 
     @property
     def has_rows(self) -> bool:
