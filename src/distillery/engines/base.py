@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import pyarrow as pa
+from sqlglot import exp
 
 
 class Engine(ABC):
@@ -19,6 +20,24 @@ class Engine(ABC):
 
     NAME: ClassVar[str]
     DIALECT: ClassVar[str]  # the SQLGlot dialect statements are compiled to
+    ERRORS: ClassVar[tuple[type[Exception], ...]]  # what the engine raises for a bad query
+
+    @abstractmethod
+    def classify(self, exc: Exception) -> tuple[str, str | None]:
+        """The SQLSTATE of an engine error, and the table name when a table is missing."""
+
+    @abstractmethod
+    def scan(self, files: list[str]) -> exp.Expression:
+        """A FROM-clause table expression reading `files` (Parquet, one schema): how
+        snapshot ranges and training sets read exactly the files of a snapshot."""
+
+    @abstractmethod
+    def tables(self) -> list[str]:
+        """Names of the tables and views the engine serves."""
+
+    def transform(self, tree: exp.Expression) -> exp.Expression:
+        """Engine-specific SQLGlot rewrites applied before compiling (default: none)."""
+        return tree
 
     @abstractmethod
     def register(self, name: str, files: list[str], schema: pa.Schema) -> None:

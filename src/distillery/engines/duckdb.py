@@ -8,6 +8,7 @@ this module writes itself is a SQLGlot tree compiled for DuckDB.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +21,17 @@ from distillery.engines import duckdb_functions
 from distillery.engines.base import Engine
 
 _DIALECT = "duckdb"
+_UNKNOWN_TABLE = re.compile(r"Table with name (\S+) does not exist", re.IGNORECASE)
+_SQLSTATES: list[tuple[type[Exception], str]] = [
+    (duckdb.CatalogException, "42P01"),
+    (duckdb.BinderException, "42703"),
+    (duckdb.ParserException, "42601"),
+    (duckdb.ConversionException, "22018"),
+    (duckdb.OutOfRangeException, "22003"),
+    (duckdb.InvalidInputException, "22023"),
+    (duckdb.InterruptException, "57014"),
+    (duckdb.OutOfMemoryException, "53200"),
+]
 
 
 def quote_ident(name: str) -> str:
@@ -51,6 +63,7 @@ class DuckDBEngine(Engine):
 
     NAME = "duckdb"
     DIALECT = _DIALECT
+    ERRORS = (duckdb.Error,)
 
     def __init__(self, threads: int | None = None, memory_limit: str | None = None) -> None:
         config: dict[str, Any] = {"autoinstall_known_extensions": False,
@@ -62,6 +75,12 @@ class DuckDBEngine(Engine):
         self._con = duckdb.connect(config=config)
         self._lock = threading.Lock()
         duckdb_functions.install(self._con)
+
+    def classify(self, exc: Exception) -> tuple[str, str | None]:
+        missing = _UNKNOWN_TABLE.search(str(exc))
+        if missing:
+            return "42P01", missing.group(1)
+        return next((s for cls, s in _SQLSTATES if isinstance(exc, cls)), "XX000"), None
 
     def scan(self, files: list[str]) -> exp.Expression:
         """The table expression reading `files`, to put in a FROM clause (snapshot reads)."""

@@ -9,12 +9,15 @@ NULL on both engines.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import threading
 import uuid
 from typing import Any
 
 import pyarrow as pa
+from sqlglot import exp
 
 from distillery.engines.base import Engine
 from distillery.errors import ConfigError
@@ -45,11 +48,27 @@ class SparkCursor:
             self.spark.sparkContext.cancelJobGroup(self.group)
 
 
+def _spark_errors() -> tuple[type[Exception], ...]:
+    try:
+        from pyspark.errors import PySparkException
+    except ImportError:  # without PySpark the engine cannot start anyway
+        return ()
+    return (PySparkException,)
+
+
+_MISSING_TABLE = re.compile(r"TABLE_OR_VIEW_NOT_FOUND\].*?`?([\w.]+)`? cannot be found",
+                            re.IGNORECASE | re.DOTALL)
+_CLASSES = {"TABLE_OR_VIEW_NOT_FOUND": "42P01", "UNRESOLVED_COLUMN": "42703",
+            "PARSE_SYNTAX_ERROR": "42601", "CAST_INVALID_INPUT": "22018",
+            "DIVIDE_BY_ZERO": "22012", "UNRESOLVED_ROUTINE": "42883"}
+
+
 class SparkEngine(Engine):
     """Spark SQL through PySpark."""
 
     NAME = "spark"
     DIALECT = "spark"
+    ERRORS = _spark_errors()
 
     def __init__(self, master: str | None = None, remote: str | None = None,
                  conf: dict[str, str] | None = None) -> None:
@@ -68,6 +87,28 @@ class SparkEngine(Engine):
                 builder = builder.config(key, value)
         self.spark = builder.getOrCreate()
         self._lock = threading.Lock()
+        self._scans: set[str] = set()
+
+    def classify(self, exc: Exception) -> tuple[str, str | None]:
+        text = str(exc)
+        missing = _MISSING_TABLE.search(text)
+        if missing:
+            return "42P01", missing.group(1).split(".")[-1]
+        condition = getattr(exc, "getCondition", lambda: None)() or ""
+        state = next((v for k, v in _CLASSES.items() if k in (condition or text)), None)
+        return state or (getattr(exc, "getSqlState", lambda: None)() or "XX000"), None
+
+    def scan(self, files: list[str]) -> exp.Expression:
+        # Spark SQL reads a file list only through a view: one per distinct list, reused.
+        name = "_scan_" + hashlib.sha1("\n".join(files).encode()).hexdigest()[:16]
+        with self._lock:
+            if name not in self._scans:
+                self.spark.read.parquet(*files).createOrReplaceTempView(name)
+                self._scans.add(name)
+        return exp.to_identifier(name)
+
+    def tables(self) -> list[str]:
+        return [t.name for t in self.spark.catalog.listTables()]
 
     def register(self, name: str, files: list[str], schema: pa.Schema) -> None:
         if files:

@@ -53,8 +53,7 @@ def resolve(service: QueryService, tree: exp.Expression,
         if call.name.lower() == "table_exists":
             call.replace(exp.Boolean(this=_exists(service, call)))
     tree = rewrite_time_between(tree)
-    transform = getattr(service.engine, "transform", None)
-    return transform(tree) if transform else tree
+    return service.engine.transform(tree)
 
 
 def bind(tree: exp.Expression, values: dict[str, Any]) -> dict[str, Any]:
@@ -95,9 +94,7 @@ def _known_tables(service: QueryService, tree: exp.Expression) -> set[str]:
     names |= {v.lower() for v in service.views.names()}
     names |= {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     # Tables other modules serve on the engine themselves are fair game; files are not.
-    engine_tables = getattr(service.engine, "tables", None)
-    if engine_tables is not None:
-        names |= {n.lower() for n in engine_tables()}
+    names |= {n.lower() for n in service.engine.tables()}
     return names
 
 
@@ -170,11 +167,7 @@ def _files_table(service: QueryService, table_name: str, files: list[str],
         # No rows at those snapshots: the dataset's own (typed) table, filtered to nothing.
         empty = exp.select("*").from_(exp.to_table(table_name, quoted=True)).where(exp.false())
         return exp.Subquery(this=empty, alias=alias_node)
-    scan = getattr(service.engine, "scan", None)
-    if scan is None:
-        raise QueryError(f"engine {service.engine.NAME} cannot read snapshots",
-                         sqlstate="0A000")
-    return exp.Table(this=scan(files), alias=alias_node)
+    return exp.Table(this=service.engine.scan(files), alias=alias_node)
 
 
 def _value(node: exp.Expression, values: dict[str, Any]) -> Any:

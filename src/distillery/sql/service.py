@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-import duckdb
 import pyarrow as pa
 import sqlglot
 from sqlglot import exp
@@ -58,16 +57,9 @@ logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 READ_DIALECT = "spark"
 _SHOW_TABLES = re.compile(r"^\s*SHOW\s+TABLES\s*;?\s*$", re.IGNORECASE)
-_UNKNOWN_TABLE = re.compile(r"Table with name (\S+) does not exist", re.IGNORECASE)
+# Library errors a statement can raise, and their SQLSTATEs; engine errors are classified
+# by the engine (`Engine.classify`).
 _SQLSTATES: list[tuple[type[Exception], str]] = [
-    (duckdb.CatalogException, "42P01"),
-    (duckdb.BinderException, "42703"),
-    (duckdb.ParserException, "42601"),
-    (duckdb.ConversionException, "22018"),
-    (duckdb.OutOfRangeException, "22003"),
-    (duckdb.InvalidInputException, "22023"),
-    (duckdb.InterruptException, "57014"),
-    (duckdb.OutOfMemoryException, "53200"),
     (pa.ArrowInvalid, "22003"),
     (NotFoundError, "42704"),
     (AlreadyExistsError, "42710"),
@@ -263,8 +255,7 @@ class QueryService:
     def compile(self, stmt: exp.Expression) -> str:
         """The statement as SQL text of the engine's dialect (Adobe functions rewritten)."""
         tree = rewrite_time_between(stmt.copy())
-        transform = getattr(self.engine, "transform", None)
-        return (transform(tree) if transform else tree).sql(dialect=self.engine.DIALECT)
+        return self.engine.transform(tree).sql(dialect=self.engine.DIALECT)
 
     def _open_tree(self, session: Session, tree: exp.Expression, bound: dict[str, Any],
                    batch_size: int) -> pa.RecordBatchReader:
@@ -274,14 +265,14 @@ class QueryService:
               batch_size: int) -> pa.RecordBatchReader:
         try:
             reader = self.engine.reader(sql, params, batch_size, cursor=session.cursor())
-        except (duckdb.Error, pa.ArrowInvalid) as exc:
+        except (*self.engine.ERRORS, pa.ArrowInvalid) as exc:
             raise self.translate(exc) from None
         return pa.RecordBatchReader.from_batches(reader.schema, self._guard(reader))
 
     def _guard(self, reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
         try:
             yield from reader
-        except (duckdb.Error, pa.ArrowInvalid) as exc:
+        except (*self.engine.ERRORS, pa.ArrowInvalid) as exc:
             raise self.translate(exc) from None
 
     def translate(self, exc: Exception) -> QueryError:
@@ -289,11 +280,13 @@ class QueryService:
         if isinstance(exc, QueryError):
             return exc
         text = str(exc).strip()
-        missing = _UNKNOWN_TABLE.search(text)
-        if missing:
-            return UnknownTableError(f"table {missing.group(1)} does not exist in sandbox "
-                                     f"{self.sandbox!r}; SHOW TABLES lists what does")
-        state = next((s for cls, s in _SQLSTATES if isinstance(exc, cls)), "XX000")
+        if isinstance(exc, self.engine.ERRORS):
+            state, missing = self.engine.classify(exc)
+            if missing:
+                return UnknownTableError(f"table {missing} does not exist in sandbox "
+                                         f"{self.sandbox!r}; SHOW TABLES lists what does")
+        else:
+            state = next((s for cls, s in _SQLSTATES if isinstance(exc, cls)), "XX000")
         return QueryError(text.splitlines()[0] if text else type(exc).__name__, sqlstate=state)
 
     # Datasets and views as tables ------------------------------------------------------------
