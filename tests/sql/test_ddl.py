@@ -260,3 +260,11 @@ def test_read_only_sessions_refuse_every_write(journeys: Platform) -> None:
     assert journeys.sql.query("ANALYZE TABLE per_user COMPUTE STATISTICS",
                               session=session).rowcount == 3
     assert [d.name for d in journeys.datasets()] == ["events", "per_user"]
+
+
+def test_a_view_over_a_dataset_no_query_has_read_yet(platform) -> None:
+    import pyarrow as pa
+
+    platform.lake.write("people", pa.table({"id": [1, 2]}))
+    platform.query("CREATE VIEW first_people AS SELECT id FROM people WHERE id = 1")
+    assert platform.query("SELECT * FROM first_people").rows() == [(1,)]

@@ -43,6 +43,7 @@ class Views:
 
     def create(self, session: Session, stmt: exp.Create) -> Result:
         """CREATE [OR REPLACE] VIEW [IF NOT EXISTS] v AS query."""
+        self.service.sync()  # the view's query may read datasets no statement has read yet
         name = stmt.this.name.lower()
         query = stmt.expression
         if self.service.lake.catalog.find_dataset(name) is not None:
