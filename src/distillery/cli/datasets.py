@@ -11,6 +11,7 @@ from distillery.cli.context import fail, out, state, table
 from distillery.lake import byo, xdm
 from distillery.lake.catalog import BatchRecord, DatasetRecord
 from distillery.lake.schema import Schema
+from distillery.sql.pgwire import ensure_credentials
 
 dataset_app = typer.Typer(help="List, describe, create and drop datasets.", no_args_is_help=True)
 batch_app = typer.Typer(help="Inspect and revert batches.", no_args_is_help=True)
@@ -30,6 +31,7 @@ def init(ctx: typer.Context) -> None:
     """Create (or open) the home and its sandbox."""
     st = state(ctx)
     p = st.platform()
+    ensure_credentials(p.home)  # logins of `distillery serve` (see `distillery credentials`)
     st.emit({"home": str(p.home), "sandbox": p.sandbox, "tenant": p.tenant,
              "sandboxes": p.sandboxes()},
             lambda: out.print(f"Distillery home {p.home} (sandbox {p.sandbox}, tenant "
