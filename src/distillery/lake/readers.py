@@ -21,7 +21,8 @@ import pyarrow.parquet as pq
 
 from distillery.errors import IngestionError
 
-CHUNK_ROWS = 1_000_000
+# Chunks small enough that validating one overlaps writing the one before (see tables.py).
+CHUNK_ROWS = 256 * 1024
 FILE_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "csv",
                 ".json": "json", ".jsonl": "json", ".ndjson": "json"}
 

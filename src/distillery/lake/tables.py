@@ -68,6 +68,7 @@ class FileWriter:
                  target_rows: int = 2_000_000) -> None:
         self.path, self.batch_id, self.schema = path, batch_id, schema
         self._lanes = [_Lane(self, i, target_rows) for i in range(max(1, lanes))]
+        self._next = 0
 
     def write(self, table: pa.Table) -> None:
         """Append rows (already conformed to the schema)."""
@@ -76,7 +77,10 @@ class FileWriter:
         used = min(len(self._lanes), max(1, table.num_rows // _ROW_GROUP))
         step = -(-table.num_rows // used)
         for i in range(used):
-            self._lanes[i].submit(table.slice(i * step, step))
+            # Round robin, so that small chunks in a row still keep every lane busy.
+            lane = self._lanes[(self._next + i) % len(self._lanes)]
+            lane.submit(table.slice(i * step, step))
+        self._next = (self._next + used) % len(self._lanes)
 
     def close(self) -> list[StagedFile]:
         """Finish every file and return them all."""
