@@ -19,6 +19,7 @@ $(VENV)/.installed: pyproject.toml
 $(VENV)/.installed-test: $(VENV)/.installed package.json package-lock.json
 	$(PIP) install -q -e ".[test]"
 	npm ci --no-audit --no-fund --loglevel=error  # Azurite, for the storage tests
+	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium)  # the report's browser test
 	touch $@
 
 install: $(VENV)/.installed  ## Install Distillery into .venv.

@@ -34,7 +34,8 @@ from distillery.sql.service import QueryService
 DEFAULT_HOME = ".distillery"
 # Modules downstream of the Query Service that add statements to it (each has
 # `install(service, platform)`); the facade wires them so `sql/` never imports them.
-SQL_EXTENSIONS: list[str] = ["distillery.audiences.sql"]
+SQL_EXTENSIONS: list[str] = ["distillery.audiences.sql", "distillery.ml.sql",
+                             "distillery.profiles.service"]
 HOME_ENV = "DISTILLERY_HOME"
 ENGINES = ("duckdb", "spark")
 _SANDBOX = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")

@@ -33,7 +33,8 @@ class RichConsole:
     @contextmanager
     def task(self, description: str, total: float | None = None) -> Iterator[Any]:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                      TextColumn("{task.completed:,.0f}/{task.total:,.0f}"),
+                      TextColumn("{task.completed:,.0f}/{task.total:,.0f}" if total is not None
+                                 else "{task.completed:,.0f}"),
                       TimeElapsedColumn(), console=self.terminal, transient=True) as progress:
             task_id = progress.add_task(description, total=total)
 

@@ -19,6 +19,7 @@ from distillery.cli import (
     models,
     pipeline,
     query,
+    report,
     scoring,
     serve,
     sqlcmds,
@@ -52,7 +53,7 @@ def main(
 
 # One module per area; each adds its own commands.
 for _module in (datasets, query, sqlcmds, generate, features, flows, models, scoring, audiences,
-                serve, pipeline):
+                serve, report, pipeline):
     _module.register(app)
 
 

@@ -1,9 +1,66 @@
-"""CLI commands (filled in by the feature that owns them)."""
+"""`distillery run`: the whole loop of the reference workflow in one command."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import typer
+
+from distillery.cli.context import fail, out, state, table
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the main app."""
+    """Add the command to the main app."""
+    app.command("run")(run)
+
+
+def run(
+    ctx: typer.Context,
+    users: int = typer.Option(100_000, "--users", min=100, help="Synthetic users."),
+    seed: int = typer.Option(42, "--seed", min=0, help="Random seed."),
+    as_of: str | None = typer.Option(None, "--as-of", help="Reference date (default today)."),
+    landing_zone: str | None = typer.Option(None, "--landing-zone",
+                                            help="Storage URL of the landing zone (default: "
+                                                 "{home}/landing-zone)."),
+    activate_to: str | None = typer.Option(None, "--activate-to",
+                                           help="Storage URL audiences are activated to "
+                                                "(default: {home}/activation)."),
+    trials: int = typer.Option(20, "--trials", min=1, help="Hyperparameter trials."),
+    model: str = typer.Option("lightgbm", "--model", help="Model family."),
+    force: bool = typer.Option(False, "--force", help="Redo steps a previous run finished."),
+) -> None:
+    """Generate, featurize, export, train, score, ingest scores, build and activate audiences."""
+    from distillery.pipeline.loop import LoopOptions, run_loop
+
+    moment = None
+    if as_of is not None:
+        try:
+            moment = datetime.fromisoformat(as_of)
+        except ValueError:
+            fail(f"--as-of must be a date or ISO time, got {as_of!r}")
+    st = state(ctx)
+    options = LoopOptions(users=users, seed=seed, as_of=moment, landing_zone=landing_zone,
+                          activation=activate_to, trials=trials, model=model)
+    summary = run_loop(st.platform(), options, force=force)
+
+    def render() -> None:
+        out.print(table("Distillery run", ["step", "rows", "seconds", ""],
+                        [[s["name"], f"{s['rows']:,}", f"{s['seconds']:.1f}",
+                          "skipped (done earlier)" if s["skipped"] else ""]
+                         for s in summary["steps"]]))
+        quality = [["model ROC AUC (held out)", _fmt(summary["roc_auc"])],
+                   ["model ROC AUC (5-fold mean)", _fmt(summary["cv_roc_auc_mean"])],
+                   ["latent propensity AUC (ground truth)", _fmt(summary["latent_auc"])],
+                   ["clairvoyant AUC (ceiling)", _fmt(summary["clairvoyant_auc"])],
+                   ["expected calibration error", _fmt(summary["ece"])]]
+        out.print(table("Model", ["metric", "value"], quality))
+        out.print(table("Audiences", ["audience", "people"],
+                        [[k, f"{v:,}"] for k, v in summary["audiences"].items()]))
+        out.print(table("Files written", ["path"], [[f] for f in summary["files"]]))
+        out.print(f"Total {summary['seconds']:.1f} s.")
+
+    st.emit(summary, render)
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"

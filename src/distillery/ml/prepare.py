@@ -1,0 +1,150 @@
+"""Automatic preparation of features, as scikit-learn steps that travel with the model.
+
+The same steps run at training and at scoring, so a model accepts the frame `compute_features`
+gives it (Arrow or pandas, extra columns ignored, integer columns with nulls, ...). As in Data
+Distiller's automatic preparation, a missing category becomes 'ml_unknown'; numeric nulls are
+left to the trees (which route them) and set to the mean for linear models, with an indicator
+so the model still sees that the value was missing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
+
+from distillery.ml.columns import BOOLEAN, CATEGORICAL, NUMERIC
+from distillery.ml.errors import TrainingError
+
+UNKNOWN = "ml_unknown"
+LINEAR, TREE, TREE_CODES = "linear", "tree", "tree_codes"
+# HistGradientBoosting accepts at most 255 bins, one of them for missing values.
+_MAX_CATEGORIES = 254
+
+
+def to_frame(data: Any, kinds: dict[str, str]) -> pd.DataFrame:
+    """The feature columns of `data` (Arrow table, record batch or reader, pandas or polars
+    frame) as a pandas frame with one dtype per kind: float64 for numbers and booleans, object
+    text for categories."""
+    columns = list(kinds)
+    if isinstance(data, pa.RecordBatchReader):
+        data = data.read_all()
+    if isinstance(data, pa.Table | pa.RecordBatch):
+        missing = [c for c in columns if c not in data.column_names]
+        frame = None
+    else:
+        if hasattr(data, "to_pandas") and not isinstance(data, pd.DataFrame):
+            data = data.to_pandas()
+        if not isinstance(data, pd.DataFrame):
+            data = pd.DataFrame(data)
+        missing = [c for c in columns if c not in data.columns]
+        frame = data
+    if missing:
+        raise TrainingError(f"the model's feature column(s) {', '.join(map(repr, missing))} "
+                            "are missing from its input")
+    out = {}
+    for column, kind in kinds.items():
+        values = (data.column(column).to_pandas() if frame is None else frame[column])
+        out[column] = _coerce(values, kind)
+    return pd.DataFrame(out)
+
+
+def _coerce(values: pd.Series, kind: str) -> np.ndarray:
+    if kind == CATEGORICAL:
+        text = values.astype(object)
+        return np.where(pd.isna(text), UNKNOWN, text.astype(str)).astype(object)
+    if kind == BOOLEAN and values.dtype == object:
+        lowered = values.astype(str).str.lower()
+        values = lowered.map({"true": 1.0, "false": 0.0, "1": 1.0, "0": 0.0})
+    return pd.to_numeric(values, errors="coerce").astype("float64").to_numpy()
+
+
+class Coerce(BaseEstimator, TransformerMixin):  # type: ignore[misc]
+    """First step of every model: select the feature columns and give each its dtype."""
+
+    def __init__(self, kinds: dict[str, str]) -> None:
+        self.kinds = kinds
+
+    def fit(self, X: Any, y: Any = None) -> Coerce:
+        self.feature_names_in_ = np.asarray(list(self.kinds), dtype=object)
+        return self
+
+    def transform(self, X: Any) -> pd.DataFrame:
+        return to_frame(X, self.kinds)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        return np.asarray(list(self.kinds), dtype=object)
+
+
+class ToCategory(BaseEstimator, TransformerMixin):  # type: ignore[misc]
+    """Categories as a pandas categorical with the categories seen in training (the most
+    frequent ones), so LightGBM, XGBoost and HistGradientBoosting split on them natively; a
+    category not seen in training becomes missing."""
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> ToCategory:
+        self.categories_ = {c: X[c].value_counts().index[:_MAX_CATEGORIES].tolist()
+                            for c in X.columns}
+        self.feature_names_in_ = np.asarray(list(X.columns), dtype=object)
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({c: pd.Categorical(X[c], categories=cats)
+                             for c, cats in self.categories_.items()}, index=X.index)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        return np.asarray(list(self.categories_), dtype=object)
+
+
+def signed_log1p(x: np.ndarray) -> np.ndarray:
+    """log(1 + |x|) with x's sign: tames long-tailed counts and durations for linear models."""
+    return np.sign(x) * np.log1p(np.abs(x))
+
+
+def preparation(kinds: dict[str, str], flavour: str, *, log_numeric: bool = True
+                ) -> ColumnTransformer:
+    """The column transformer for one family of models.
+
+    Args:
+        kinds: Feature kinds, in input order.
+        flavour: "linear" (impute, scale, one-hot), "tree" (native categories) or
+            "tree_codes" (categories as integer codes, for random forests).
+        log_numeric: For linear models, take signed log1p of numbers before scaling.
+    """
+    numbers = [c for c, k in kinds.items() if k in (NUMERIC, BOOLEAN)]
+    categories = [c for c, k in kinds.items() if k == CATEGORICAL]
+    if flavour == LINEAR:
+        steps = [("log", FunctionTransformer(signed_log1p, feature_names_out="one-to-one"))] \
+            if log_numeric else []
+        numeric: Any = Pipeline([*steps, ("impute", SimpleImputer(strategy="mean",
+                                                                  add_indicator=True,
+                                                                  keep_empty_features=True)),
+                                 ("scale", StandardScaler())])
+        categorical: Any = OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=32,
+                                         sparse_output=False)
+    elif flavour == TREE:
+        numeric, categorical = "passthrough", ToCategory()
+    elif flavour == TREE_CODES:
+        numeric = "passthrough"
+        categorical = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
+                                     max_categories=_MAX_CATEGORIES)
+    else:
+        raise ValueError(f"unknown preparation flavour {flavour!r}")
+    parts = [("numbers", numeric, numbers)] if numbers else []
+    parts += [("categories", categorical, categories)] if categories else []
+    return ColumnTransformer(parts, verbose_feature_names_out=False).set_output(
+        transform="pandas")
+
+
+def pipeline(kinds: dict[str, str], flavour: str, estimator: Any, *,
+             log_numeric: bool = True) -> Pipeline:
+    """The whole model: coerce the input, prepare it, then the estimator."""
+    return Pipeline([("coerce", Coerce(kinds)),
+                     ("prepare", preparation(kinds, flavour, log_numeric=log_numeric)),
+                     ("model", estimator)])
