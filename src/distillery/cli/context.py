@@ -100,6 +100,16 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> Table
     return t
 
 
+def parse_as_of(text: str | None, option: str = "--as-of") -> datetime | None:
+    """A date or ISO time given on the command line (None when not given)."""
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"{option} must be a date or ISO time, got {text!r}")
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print a one-line error and exit."""
     err.print(f"[red]error:[/red] {message}", highlight=False)

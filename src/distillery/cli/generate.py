@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import typer
 
-from distillery.cli.context import fail, out, state, table
+from distillery.cli.context import fail, out, parse_as_of, state, table
 
 
 def register(app: typer.Typer) -> None:
@@ -29,16 +27,12 @@ def generate(
                                         help="Share of users opted out of marketing."),
 ) -> None:
     """Simulate users' profiles and experience events and ingest them as batches."""
-    from distillery.synth import SCENARIOS, generate as run_generate
+    from distillery.synth import SCENARIOS
+    from distillery.synth import generate as run_generate
 
     if scenario not in SCENARIOS:
         fail(f"--scenario must be one of {sorted(SCENARIOS)}, got {scenario!r}")
-    moment = None
-    if as_of is not None:
-        try:
-            moment = datetime.fromisoformat(as_of)
-        except ValueError:
-            fail(f"--as-of must be a date or ISO time, got {as_of!r}")
+    moment = parse_as_of(as_of)
     st = state(ctx)
     result = run_generate(st.platform(), users, seed, moment, scenario, batch_users,
                           opt_out_share=opt_out_share)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import typer
 
-from distillery.cli.context import fail, out, state, table
+from distillery.cli.context import out, parse_as_of, state, table
 
 
 def register(app: typer.Typer) -> None:
@@ -32,12 +30,7 @@ def run(
     """Generate, featurize, export, train, score, ingest scores, build and activate audiences."""
     from distillery.pipeline.loop import LoopOptions, run_loop
 
-    moment = None
-    if as_of is not None:
-        try:
-            moment = datetime.fromisoformat(as_of)
-        except ValueError:
-            fail(f"--as-of must be a date or ISO time, got {as_of!r}")
+    moment = parse_as_of(as_of)
     st = state(ctx)
     options = LoopOptions(users=users, seed=seed, as_of=moment, landing_zone=landing_zone,
                           activation=activate_to, trials=trials, model=model)
