@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from distillery import Platform, profiles
@@ -51,13 +52,22 @@ def test_identities_across_datasets_make_one_person(platform: Platform, profiles
 def test_timestamp_ordered_latest_value_wins_and_nulls_never_erase(
         platform: Platform, profiles_ds) -> None:
     platform.ingest(profiles_ds, [profile_row(ECID_A, loyalty={"tier": "gold", "points": 5.0},
-                                              person={"name": {"firstName": "Ann"}})])
+                                              person={"name": {"firstName": "Ann"}}),
+                                  profile_row(ECID_B), profile_row(ECID_C)])
     profiles.refresh(platform)
+    # Read the table without the Query Service: serving a query attaches the commit hook,
+    # which would refresh on the next batch by itself.
+    before = {r["person_id"]: (r["updatedAt"],) for r in pq.read_table(
+        platform.lake.files(platform.dataset("unified_profiles"))).to_pylist()}
     platform.ingest(profiles_ds, [profile_row(ECID_A, loyalty={"tier": "platinum"})])
     result = profiles.refresh(platform)
-    assert (result.mode, result.merged) == ("incremental", 1)
-    assert unified(platform, "loyalty.tier", "loyalty.points", "person.name.firstName") == \
-        {f"ECID:{ECID_A}": ("platinum", 5.0, "Ann")}
+    assert (result.mode, result.merged, result.persons) == ("incremental", 1, 3)
+    after = unified(platform, "loyalty.tier", "loyalty.points", "person.name.firstName",
+                    "updatedAt")
+    assert after[f"ECID:{ECID_A}"][:3] == ("platinum", 5.0, "Ann")
+    assert after[f"ECID:{ECID_A}"][3] > before[f"ECID:{ECID_A}"][0]
+    for other in (ECID_B, ECID_C):  # rows of people not merged again are kept as they were
+        assert after[f"ECID:{other}"][3] == before[f"ECID:{other}"][0]
 
 
 def test_a_record_timestamp_orders_fragments_before_commit_time(platform: Platform) -> None:

@@ -80,7 +80,8 @@ def build(
     window: list[int] = typer.Option([], "--window", help="Window in days (repeatable; "
                                      "default 7, 14, 28)."),
     measure: list[str] = typer.Option([], "--measure", help="Numeric field to sum "
-                                      "(repeatable; default: commerce.order.priceTotal)."),
+                                      "(repeatable; default: commerce.order.priceTotal when "
+                                      "it holds values)."),
     identity: str | None = typer.Option(None, "--identity",
                                         help="Person field (default: primary identity)."),
     profiles: str | None = typer.Option(None, "--profiles", help="Profile dataset to join "

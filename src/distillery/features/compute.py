@@ -58,8 +58,10 @@ def compute_features(platform: Platform, definition: FeatureDefinition,
 
 def features_table(platform: Platform, definition: FeatureDefinition,
                    cutoff: datetime | date | str, *, population: str = "all",
-                   snapshot: int | None = None, state: str | None = None) -> pa.Table:
-    """`compute_features` as one Arrow table."""
+                   snapshot: int | None = None, state: str | None = None,
+                   converted: pa.Array | None = None) -> pa.Table:
+    """`compute_features` as one Arrow table. `converted` (the people who converted at or
+    before the cutoff) saves the query that finds them, for a caller that has them already."""
     moment = parse_cutoff(cutoff)
     if population not in POPULATIONS:
         raise FeatureError(f"population must be one of {', '.join(POPULATIONS)}, got "
@@ -77,8 +79,10 @@ def features_table(platform: Platform, definition: FeatureDefinition,
                      f"features of dataset {events.name!r}")
         exclude = None
         if population == "not-converted":
-            table = stack.enter_context(served(platform, events, version))
-            exclude = converted_by(platform, definition, events, table, moment)
+            exclude = converted
+            if exclude is None:
+                table = stack.enter_context(served(platform, events, version))
+                exclude = converted_by(platform, definition, events, table, moment)
         threads = platform.config.duckdb.threads or os.cpu_count() or 2
         wide = pivot.to_wide(long, definition, moment, exclude, threads=min(threads, 4))
     if definition.profiles is not None:

@@ -42,29 +42,36 @@ def to_wide(long: pa.Table, d: FeatureDefinition, cutoff: datetime,
     if long.num_rows == 0:
         return target.empty_table()
     people, idx = _people(long.column("person"))
-    codes = pc.fill_null(long.column("type_code"), len(d.event_types)).to_numpy().astype(np.int64)
-    subset = None
-    if exclude is not None and len(exclude):
-        keep = pc.invert(pc.is_in(people, value_set=exclude)).to_numpy(zero_copy_only=False)
-        if not keep.all():
-            subset = np.flatnonzero(keep[idx])
-            people = people.filter(pa.array(keep))
-            idx = (np.cumsum(keep) - 1)[idx[subset]]
-            codes = codes[subset]
+    codes = pc.fill_null(long.column("type_code"), len(d.event_types)).to_numpy()
+    people, idx, codes, subset = _without(people, idx, codes.astype(np.int64), exclude)
     if len(people) == 0:
         return target.empty_table()
     at = _Places(long, len(people), len(d.event_types), idx, codes, subset)
+    at.prepare()
+    wanted = [c for c in d.columns() if c.kind != "profile"]
     arrays: dict[str, pa.Array] = {
         d.identity_column: people,
         "cutoff": pa.array(np.full(len(people), micros(cutoff), dtype=np.int64), TIMESTAMP),
     }
-    wanted = [c for c in d.columns() if c.kind != "profile"]
-    at.prepare()
     # NumPy releases the GIL while it scatters, so columns are built on `threads` threads.
     with ThreadPoolExecutor(max(1, threads), thread_name_prefix="distillery-pivot") as pool:
         arrays.update(zip([c.name for c in wanted],
                           pool.map(lambda c: _column(c, d, at), wanted), strict=True))
     return pa.Table.from_arrays([arrays[f.name] for f in target], schema=target)
+
+
+def _without(people: pa.Array, idx: np.ndarray, codes: np.ndarray, exclude: pa.Array | None
+             ) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Leave out the excluded people: fewer people, their rows dropped, positions renumbered,
+    and the long-form rows kept (None when all are)."""
+    if exclude is None or not len(exclude):
+        return people, idx, codes, None
+    keep = pc.invert(pc.is_in(people, value_set=exclude)).to_numpy(zero_copy_only=False)
+    if keep.all():
+        return people, idx, codes, None
+    rows = np.flatnonzero(keep[idx])
+    return (people.filter(pa.array(keep)), (np.cumsum(keep) - 1)[idx[rows]], codes[rows],
+            rows)
 
 
 class _Places:

@@ -122,31 +122,10 @@ def build_reference_training_set(platform: Platform, events: str, output: str, *
 def query(d: FeatureDefinition, events_table: exp.Expression, params: Params) -> exp.Select:
     """The reference's featurization as one SQLGlot tree over `events_table`."""
     assert d.seed is not None
-    et = col("eventType", _V)
-    t_us = col("t_us", _V)
     conv = params(d.conversion.event_types[0], "conversion")
-    person_window = exp.Window(this=exp.Max(this=_flag(et, conv)),
-                               partition_by=[col(IDENTITY, _V)])
-    columns: list[exp.Expr] = [col(IDENTITY, _V).as_(IDENTITY), et.copy().as_("eventType"),
-                                     col("timestamp", _V).as_("timestamp")]
-    types = {t: params(t, "type") for _, _, t in FEATURES}
-    for count, _, t in FEATURES:
-        running = _running(exp.Sum(this=_flag(et, types[t])))
-        columns.append(exp.Cast(this=running, to=exp.DataType.build("bigint")).as_(count))
-    for _, recency, t in FEATURES:
-        last = _running(exp.Max(this=exp.If(this=exp.EQ(this=et.copy(), expression=types[t].copy()),
-                                            true=t_us.copy())))
-        columns.append(exp.Div(this=as_double(exp.Sub(this=t_us.copy(), expression=last)),
-                               expression=exp.Literal.number(_MINUTE_US)).as_(recency))
-    columns.append(exp.Cast(this=person_window, to=exp.DataType.build("bigint")).as_(LABEL))
-    # The first conversion is the conversion row where the running count of conversions is 1;
-    # the random row is the one with the person's smallest md5(seed, event id). Both avoid a
-    # second sort of every person's rows.
-    columns.append(_running(exp.Sum(this=_flag(et, conv))).as_("conversions_so_far"))
-    seeded = exp.MD5(this=exp.Concat(expressions=[params(str(d.seed), "seed"), col("_id", _V)]))
-    columns.append(seeded.copy().as_("draw"))
-    columns.append(exp.Window(this=exp.Min(this=seeded), partition_by=[col(IDENTITY, _V)])
-                   .as_("first_draw"))
+    columns = [col(IDENTITY, _V).as_(IDENTITY), col("eventType", _V).as_("eventType"),
+               col("timestamp", _V).as_("timestamp"), *_features(params),
+               *_selection(conv, params(str(d.seed), "seed"))]
     ranked = exp.select(*columns).from_(_events(d, events_table).subquery(_V))
     keep = exp.or_(
         exp.and_(col(LABEL, "r").eq(1), col("eventType", "r").eq(conv.copy()),
@@ -155,6 +134,36 @@ def query(d: FeatureDefinition, events_table: exp.Expression, params: Params) ->
     out = [col(IDENTITY, "r"), col("eventType", "r"), col("timestamp", "r")]
     out += [col(c.name, "r") for c in reference_columns()] + [col(LABEL, "r")]
     return exp.select(*out).from_(ranked.subquery("r")).where(keep)
+
+
+def _features(params: Params) -> list[exp.Expr]:
+    """Running counts, then minutes since the last match (0 on a matching row, NULL if none)."""
+    et, t_us = col("eventType", _V), col("t_us", _V)
+    types = {t: params(t, "type") for _, _, t in FEATURES}
+    out: list[exp.Expr] = []
+    for count, _, t in FEATURES:
+        running = _running(exp.Sum(this=_flag(et, types[t])))
+        out.append(exp.Cast(this=running, to=exp.DataType.build("bigint")).as_(count))
+    for _, recency, t in FEATURES:
+        matched = exp.If(this=exp.EQ(this=et.copy(), expression=types[t].copy()),
+                         true=t_us.copy())
+        since = exp.Sub(this=t_us.copy(), expression=_running(exp.Max(this=matched)))
+        out.append(exp.Div(this=as_double(since),
+                           expression=exp.Literal.number(_MINUTE_US)).as_(recency))
+    return out
+
+
+def _selection(conv: exp.Expression, seed: exp.Expression) -> list[exp.Expr]:
+    """The label, and what picks each person's row: the first conversion is the conversion
+    row where the running count of conversions is 1; the random row has the person's smallest
+    md5(seed, event id). Neither needs a second sort of the person's rows."""
+    et, person = col("eventType", _V), col(IDENTITY, _V)
+    converted = exp.Window(this=exp.Max(this=_flag(et, conv)), partition_by=[person])
+    draw = exp.MD5(this=exp.Concat(expressions=[seed, col("_id", _V)]))
+    return [exp.Cast(this=converted, to=exp.DataType.build("bigint")).as_(LABEL),
+            _running(exp.Sum(this=_flag(et, conv))).as_("conversions_so_far"),
+            draw.copy().as_("draw"),
+            exp.Window(this=exp.Min(this=draw), partition_by=[person.copy()]).as_("first_draw")]
 
 
 def _events(d: FeatureDefinition, events_table: exp.Expression) -> exp.Select:

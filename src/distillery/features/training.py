@@ -212,16 +212,20 @@ def _rows(platform: Platform, d: FeatureDefinition, record: DatasetRecord,
     version = d.snapshots[record.name]
     assert d.horizon is not None
     for cutoff in d.cutoffs:
-        if state is None:
-            wide = features_table(platform, d, cutoff, population=d.population,
-                                  snapshot=version)
-        else:
-            wide = features_table(platform, d, cutoff, population=d.population, state=state)
-        with served(platform, record, version) as name:
+        # One query finds both who converted by the cutoff (left out of a not-converted
+        # population) and who converts within the horizon (the label).
+        with served(platform, record, version) as events:
             params = Params()
-            found = arrow(platform, pit.conversions(d, record, name, cutoff,
+            found = arrow(platform, pit.conversions(d, record, events, cutoff,
                                                     cutoff + d.horizon, params), params,
                           f"labels from dataset {record.name!r}")
+        before = _strings(found.filter(pc.greater(found.column("before"), 0)).column("person"))
+        if state is None:
+            wide = features_table(platform, d, cutoff, population=d.population,
+                                  snapshot=version, converted=before)
+        else:
+            wide = features_table(platform, d, cutoff, population=d.population, state=state,
+                                  converted=before)
         labelled = _label(wide, found, d)
         positives = int(pc.sum(labelled.column(d.label)).as_py() or 0)
         counts[cutoff.isoformat()] = {"rows": labelled.num_rows, "positives": positives}

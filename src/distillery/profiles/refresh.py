@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlglot
 from sqlglot import exp
 
@@ -37,6 +38,8 @@ from distillery.profiles.sources import Source, batch_times, profile_sources
 from distillery.profiles.sqlparts import fetch, ident, read_files, run
 from distillery.profiles.state import ProfileState
 
+# Above this share of people to merge again, all of them are merged (no rows are kept).
+MERGE_ALL_SHARE = 0.5
 _NODES = """
 WITH l AS (SELECT a_ns, a_id, b_ns, b_id, max(last_seen) AS last_seen
            FROM read_parquet($links, hive_partitioning = false) GROUP BY a_ns, a_id, b_ns, b_id)
@@ -190,12 +193,13 @@ def _run(platform: Any, sources: list[Source], policy: MergePolicy, rules: Graph
         task.advance()
         affected = None if plan.full else _affected(platform, old, graph, sources, rules, plan,
                                                     times)
+        persons = pc.count_distinct(graph.column(PERSON)).as_py() if graph.num_rows else 0
+        if affected is not None and affected.num_rows > MERGE_ALL_SHARE * persons:
+            affected = None  # merging everyone is cheaper than sorting out who to keep
         task.advance()
         result.merged = _write_unified(platform, sources, policy, rules, graph, affected, times)
         task.advance()
-    result.identities = graph.num_rows
-    result.persons = len(set(graph.column(PERSON).drop_null().to_pylist())) if graph.num_rows \
-        else 0
+    result.identities, result.persons = graph.num_rows, persons
     return result
 
 
@@ -336,7 +340,7 @@ def _write_unified(platform: Any, sources: list[Source], policy: MergePolicy,
         tables["__affected"] = affected
     store.write(platform, store.UNIFIED, run(platform, final, params, tables), schema)
     return affected.num_rows if affected is not None else \
-        len(set(graph.column(PERSON).drop_null().to_pylist()))
+        pc.count_distinct(graph.column(PERSON)).as_py()
 
 
 def _fragments(sources: list[Source], policy: MergePolicy

@@ -110,7 +110,9 @@ class Views:
         create = exp.Create(kind="VIEW", replace=True, this=exp.to_table(name, quoted=True),
                             expression=resolved)
         try:
-            service.engine.execute(create.sql(service.engine.DIALECT))
+            # Compiled through the engine's own fixes: Spark serves datasets as temporary
+            # views, and a view over them must be temporary too.
+            service.engine.execute(service.compile(create))
         except Exception as exc:
             raise _as_query_error(service, exc) from None
         self._served[name] = text
