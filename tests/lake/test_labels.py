@@ -129,3 +129,31 @@ def test_lineage_must_name_known_sources(platform, profiles, scores) -> None:
     assert labels.propagate(platform, ["scores"], target,
                             {"_tenant.userid": ["_tenant.userid"]}) == {
         "_tenant.userid": {"C4"}}
+
+
+def test_with_lineage_dataset_labels_still_cover_the_whole_target(platform, profiles,
+                                                                  scores) -> None:
+    labels.add_labels(platform, "scores", ["C9"])
+    labels.add_labels(platform, "profiles", ["C2"], field="personalEmail.address")
+    target = platform.create_dataset("derived", xdm.propensity_schema())
+    added = labels.propagate(platform, ["profiles", "scores"], target,
+                             {"_tenant.userid": [("profiles", "personalEmail.address")],
+                              "_tenant.propensity": [("scores", "_tenant.propensity")]})
+    # C9 covers every field of scores, so all that is derived from it: the whole target.
+    assert added == {"*": {"C9"}, "_tenant.userid": {"C2"}}
+    assert labels.labels_for(platform, target) == {"*": {"C9"}, "_tenant.userid": {"C2"}}
+
+
+def test_a_lineage_path_outside_the_target_adds_nothing(platform, profiles) -> None:
+    labels.add_labels(platform, "profiles", ["C2"], field="personalEmail.address")
+    labels.add_labels(platform, "profiles", ["C4"], field="person.name")
+    target = platform.create_dataset("derived", xdm.propensity_schema())
+    with pytest.raises(LabelError, match="field 'nope' is not a field of dataset 'derived'"):
+        labels.propagate(platform, ["profiles"], target,
+                         {"_tenant.userid": ["personalEmail.address"], "nope": ["person.name"]})
+    with pytest.raises(LabelError, match=r"field 'person\.nmae' is not a field of dataset "
+                                         r"'profiles'"):
+        labels.propagate(platform, ["profiles"], target, {"_tenant.userid": ["person.nmae"]})
+    assert labels.labels_for(platform, target) == {}
+    assert not labels.has_labels(platform, target)
+    assert labels.has_labels(platform, "profiles")

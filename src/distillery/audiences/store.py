@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from distillery.audiences.errors import AudienceNotFoundError
-from distillery.errors import AlreadyExistsError, NotFoundError
+from distillery.errors import AlreadyExistsError
 from distillery.lake.catalog import Catalog
+from distillery.lake.runs import RunTable
 
 JOB_STATES = ("NEW", "QUEUED", "PROCESSING", "SUCCEEDED", "FAILED")
 
@@ -73,6 +74,9 @@ class AudienceStore:
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
+        # A job is found by its id or its number; its number orders jobs.
+        self._jobs = RunTable(catalog, "audience_jobs", JobRecord, "evaluation job",
+                              order="number DESC", keys=("id", "number"), json_fields=())
 
     # Audiences ------------------------------------------------------------------------------
 
@@ -130,55 +134,30 @@ class AudienceStore:
     def add_job(self, job_id: str, audience: AudienceRecord, trigger: str,
                 created_at: str) -> JobRecord:
         """A new job in state NEW; its number orders it after every earlier job."""
-        with self.catalog.connect() as con:
-            cur = con.execute(
-                "INSERT INTO audience_jobs (id, audience_id, audience, state, trigger,"
-                " created_at) VALUES (?, ?, ?, 'NEW', ?, ?)",
-                (job_id, audience.id, audience.name, trigger, created_at))
-            number = int(cur.lastrowid or 0)
-        return JobRecord(number, job_id, audience.id, audience.name, "NEW", trigger, created_at)
+        job = JobRecord(0, job_id, audience.id, audience.name, "NEW", trigger, created_at)
+        job.number = self._jobs.start(job, ("id", "audience_id", "audience", "state", "trigger",
+                                            "created_at"))
+        return job
 
     def update_job(self, job: JobRecord, **values: Any) -> JobRecord:
         """Change a job's columns and return it updated."""
-        sets = ", ".join(f"{k} = ?" for k in values)
-        with self.catalog.connect() as con:
-            con.execute(f"UPDATE audience_jobs SET {sets} WHERE id = ?",
-                        (*values.values(), job.id))
+        self._jobs.update(job.id, **values)
         for k, v in values.items():
             setattr(job, k, v)
         return job
 
     def job(self, key: str | int) -> JobRecord:
         """A job by id or number."""
-        with self.catalog.connect() as con:
-            row = con.execute("SELECT * FROM audience_jobs WHERE id = ? OR number = ?",
-                              (str(key), int(key) if str(key).isdigit() else -1)).fetchone()
-        if row is None:
-            raise NotFoundError(f"evaluation job {key!r} does not exist in this sandbox")
-        return JobRecord(**dict(row))
+        return self._jobs.get(key)
 
     def jobs(self, audience_id: str | None = None, limit: int | None = None) -> list[JobRecord]:
         """Jobs of one audience (or all), newest first."""
-        sql = "SELECT * FROM audience_jobs"
-        args: list[Any] = []
-        if audience_id is not None:
-            sql += " WHERE audience_id = ?"
-            args.append(audience_id)
-        sql += " ORDER BY number DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(limit)
-        with self.catalog.connect() as con:
-            rows = con.execute(sql, args).fetchall()
-        return [JobRecord(**dict(r)) for r in rows]
+        return self._jobs.select({"audience_id": audience_id}, limit)
 
     def last_succeeded(self, audience_id: str) -> JobRecord | None:
         """The newest successful evaluation of an audience, if any."""
-        with self.catalog.connect() as con:
-            row = con.execute("SELECT * FROM audience_jobs WHERE audience_id = ? AND"
-                              " state = 'SUCCEEDED' ORDER BY number DESC LIMIT 1",
-                              (audience_id,)).fetchone()
-        return JobRecord(**dict(row)) if row else None
+        found = self._jobs.select({"audience_id": audience_id, "state": "SUCCEEDED"}, 1)
+        return found[0] if found else None
 
 
 def _audience(row: sqlite3.Row) -> AudienceRecord:

@@ -67,7 +67,10 @@ class DuckDBEngine(Engine):
 
     def __init__(self, threads: int | None = None, memory_limit: str | None = None) -> None:
         config: dict[str, Any] = {"autoinstall_known_extensions": False,
-                                  "autoload_known_extensions": False}
+                                  "autoload_known_extensions": False,
+                                  # DuckDB 2.0.0 was seen crashing on an ORDER BY ... LIMIT
+                                  # lookup over events with late materialization on.
+                                  "disabled_optimizers": "late_materialization"}
         if threads:
             config["threads"] = threads
         if memory_limit:

@@ -36,9 +36,10 @@ from distillery.features.sqltree import (
     reader,
     served,
 )
-from distillery.features.training import TrainingSet
+from distillery.features.training import Lineage, TrainingSet, carry_labels
 from distillery.features.writer import write_set
 from distillery.lake.catalog import DatasetRecord
+from distillery.lake.labels import ALL_FIELDS
 
 if TYPE_CHECKING:
     from distillery.platform import Platform
@@ -114,6 +115,7 @@ def build_reference_training_set(platform: Platform, events: str, output: str, *
                             description=f"Reference-compatible row-level training set from "
                                         f"{record.name!r} (leaks the label; see the leakage "
                                         "check).")
+    carry_labels(platform, d, written, _label_lineage(d))
     counts = _counts(platform, written, d)
     return TrainingSet(dataset=written.name, dataset_id=written.id, rows=counts[0],
                        positives=counts[1], definition=d, seconds=time.perf_counter() - started)
@@ -190,6 +192,15 @@ def _running(agg: exp.Expression) -> exp.Window:
                       order=exp.Order(expressions=_time_order()),
                       spec=exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING",
                                           end="CURRENT ROW"))
+
+
+def _label_lineage(d: FeatureDefinition) -> Lineage:
+    """Which event fields the set's columns copy; every row is chosen by person, event type,
+    time and event id (the seeded draw), so those fields shape the whole set."""
+    e = d.events_id
+    return {ALL_FIELDS: [(e, d.identity), (e, "eventType"), (e, "timestamp"), (e, "_id")],
+            IDENTITY: [(e, d.identity)], "eventType": [(e, "eventType")],
+            "timestamp": [(e, "timestamp")]}
 
 
 def _counts(platform: Platform, record: DatasetRecord, d: FeatureDefinition) -> tuple[int, int]:

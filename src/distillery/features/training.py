@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from sqlglot import exp
 
+from distillery.features import conversion as conv
 from distillery.features import fields, pit, pivot, profiles_asof
 from distillery.features.compute import features_table
 from distillery.features.conversion import parse_condition
@@ -32,6 +34,7 @@ from distillery.features.errors import FeatureError
 from distillery.features.sqltree import Params, arrow, served
 from distillery.features.timeparse import parse_cutoff, parse_duration
 from distillery.features.writer import write_set
+from distillery.lake import labels
 from distillery.lake.catalog import DatasetRecord
 
 if TYPE_CHECKING:
@@ -133,6 +136,7 @@ def build_training_set(platform: Platform, events: str, output: str,
         training_schema(definition), _rows(platform, definition, record, counts, state))
     written = write_set(platform, output, rows, definition, replace=replace,
                         description=_describe(definition))
+    carry_labels(platform, definition, written, _lineage(definition, record))
     return TrainingSet(dataset=written.name, dataset_id=written.id,
                        rows=sum(c["rows"] for c in counts.values()),
                        positives=sum(c["positives"] for c in counts.values()),
@@ -279,3 +283,58 @@ def _describe(d: FeatureDefinition) -> str:
     cutoffs = ", ".join(t.isoformat() for t in d.cutoffs)
     return (f"Point-in-time training set from {d.events!r}: label = {d.conversion.describe()} "
             f"within {d.horizon} after each cutoff ({cutoffs}); population {d.population}.")
+
+
+# Data-usage labels ------------------------------------------------------------------------------
+
+Lineage = dict[str, list[tuple[str, str]]]
+
+
+def carry_labels(platform: Platform, d: FeatureDefinition, written: DatasetRecord,
+                 lineage: Lineage) -> dict[str, frozenset[str]]:
+    """Give a training set the labels of the event and profile fields it was computed from
+    (`lake.labels.propagate`); `lineage` maps its columns ("*": every row) to those fields."""
+    sources = [d.events_id] + ([d.profiles.dataset_id] if d.profiles is not None else [])
+    return labels.propagate(platform.catalog, sources, written, lineage)
+
+
+def _lineage(d: FeatureDefinition, events_record: DatasetRecord) -> Lineage:
+    """Which event and profile fields each column of a point-in-time set is computed from.
+
+    Every row is a person at a cutoff, chosen and featurized by identity, time and event
+    type, so those fields shape the whole set; so does the conversion when the population
+    leaves out who converted already (else it makes only the label)."""
+    events = d.events_id
+    every_row = [(events, f) for f in (d.identity, d.timestamp, d.event_type)]
+    converts = [(events, f) for f in _conversion_fields(d, events_record)]
+    lineage: Lineage = {labels.ALL_FIELDS: every_row, d.identity_column: [(events, d.identity)],
+                        d.label: converts}
+    if d.population == "not-converted":
+        lineage[labels.ALL_FIELDS] = every_row + converts
+    for column in d.columns():
+        if column.measure is not None:
+            lineage[column.name] = [(events, column.measure)]
+        if column.attribute is not None and d.profiles is not None:
+            lineage[column.name] = [(d.profiles.dataset_id, column.attribute)]
+    if d.profiles is not None:
+        lineage[labels.ALL_FIELDS].append((d.profiles.dataset_id, d.profiles.identity))
+    return lineage
+
+
+def _conversion_fields(d: FeatureDefinition, events: DatasetRecord) -> list[str]:
+    """The event fields the conversion reads: the event type, or the condition's fields (a
+    path under map or array access cut to the field that holds it)."""
+    if not d.conversion.condition:
+        return [d.event_type]
+    known = {p for p, _ in events.schema.leaves()}
+    found: set[str] = set()
+    for node in conv.parse_condition(d.conversion.condition).find_all(exp.Column, exp.Dot):
+        dotted = conv.column_path(node)
+        if dotted is None or (isinstance(node.parent, exp.Dot) and conv.column_path(node.parent)):
+            continue  # not a field, or part of a longer path found at its top
+        parts = dotted.split(".")
+        held = (".".join(parts[:n]) for n in range(len(parts), 0, -1))
+        field = next((p for p in held if p in known), None)
+        if field is not None:
+            found.add(field)
+    return sorted(found)

@@ -13,6 +13,10 @@ whatever the dataset's size. Each part is written under a hidden temporary name 
 only when complete; the manifest and then `_SUCCESS` come last, so a reader that looks for
 `_SUCCESS` (see `discovery.latest_export`) never sees a half export. Exporting again with the
 same run id and export time finds the finished folder and writes nothing.
+
+Rows leave the platform, so the dataset's data-usage labels are checked first
+(`lake.labels.check`, purpose "export": C1 and C12 forbid it; "export:third-party", for storage
+another company reads, adds C2). A refused export raises GovernanceError and touches no storage.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import pyarrow.parquet as pq
 from distillery.errors import AlreadyExistsError, DistilleryError
 from distillery.flows.formats import FileFormat, HashingWriter, file_format, part_writer
 from distillery.flows.storage import Storage, open_storage
-from distillery.lake import tables
+from distillery.lake import labels, tables
 from distillery.lake.catalog import DatasetRecord, now_iso
 
 if TYPE_CHECKING:
@@ -108,7 +112,8 @@ def export_dataset(platform: Platform, dataset: str | DatasetRecord, url: str, *
                    compression: str | None = None, connection: str | None = None,
                    rows_per_file: int = DEFAULT_ROWS_PER_FILE,
                    storage: Storage | None = None,
-                   on_claim: Callable[[str], None] | None = None) -> ExportResult:
+                   on_claim: Callable[[str], None] | None = None,
+                   purpose: str = "export") -> ExportResult:
     """Export a dataset's rows at `snapshot` (default: current) to `url`.
 
     Args:
@@ -128,14 +133,20 @@ def export_dataset(platform: Platform, dataset: str | DatasetRecord, url: str, *
         storage: An opened storage for `url` (tests and runners reuse one).
         on_claim: Called with the export time of the folder this run writes (another
             run may own the asked second), before any row is written.
+        purpose: What the export is for, as `lake.labels.PURPOSES` names it: "export"
+            (files in the organisation's own storage), or "export:third-party".
 
     Raises:
+        GovernanceError: a label on the dataset or one of its fields forbids the purpose
+            (naming dataset, field and label); nothing is written.
         ConfigError: a bad format, compression or URL.
         StorageError: storage could not be written; nothing was published as complete.
     """
     if rows_per_file < 1:
         raise ExportError(f"rows per file must be at least 1, got {rows_per_file}")
     ds = dataset if isinstance(dataset, DatasetRecord) else platform.dataset(dataset)
+    # Every field leaves, so every label of the dataset counts.
+    labels.check(purpose, labels.labels_for(platform, ds), dataset=ds.name)
     out_format = file_format(fmt, compression)
     snap = ds.version if snapshot is None else snapshot
     store = storage or open_storage(url, home=platform.home, connection=connection)

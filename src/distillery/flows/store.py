@@ -8,11 +8,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from distillery.errors import AlreadyExistsError, NotFoundError
 from distillery.lake.catalog import Catalog, now_iso
+from distillery.lake.runs import RunTable
 
 
 @dataclass
@@ -49,6 +50,10 @@ class RunRecord:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+_STARTED = ("id", "dataflow", "kind", "state", "trigger", "started_at", "details")
+_FINISHED = ("state", "finished_at", "duration_s", "rows", "bytes", "files", "error", "details")
+
+
 @dataclass
 class FileState:
     """What a source dataflow remembers of one file it ingested."""
@@ -67,6 +72,8 @@ class FlowStore:
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
+        self._runs = RunTable(catalog, "dataflow_runs", RunRecord, "dataflow run",
+                              order="started_at DESC, id DESC")
 
     # Dataflows ------------------------------------------------------------------------------
 
@@ -125,52 +132,24 @@ class FlowStore:
 
     def start_run(self, rec: RunRecord) -> None:
         """Record a run as running (a retried run id starts over)."""
-        with self.catalog.connect() as con:
-            con.execute(
-                "INSERT INTO dataflow_runs (id, dataflow, kind, state, trigger, started_at,"
-                " details_json) VALUES (?, ?, ?, 'running', ?, ?, ?)"
-                " ON CONFLICT(id) DO UPDATE SET state = 'running', trigger = excluded.trigger,"
-                " started_at = excluded.started_at, finished_at = NULL, duration_s = NULL,"
-                " error = NULL, details_json = excluded.details_json",
-                (rec.id, rec.dataflow, rec.kind, rec.trigger, rec.started_at,
-                 json.dumps(rec.details)))
+        self._runs.start(replace(rec, state="running"), _STARTED,
+                         restart=("finished_at", "duration_s", "error"))
 
     def finish_run(self, rec: RunRecord) -> None:
         """Store a run's outcome and metrics."""
-        with self.catalog.connect() as con:
-            con.execute(
-                "UPDATE dataflow_runs SET state = ?, finished_at = ?, duration_s = ?, rows = ?,"
-                " bytes = ?, files = ?, error = ?, details_json = ? WHERE id = ?",
-                (rec.state, rec.finished_at, rec.duration_s, rec.rows, rec.bytes, rec.files,
-                 rec.error, json.dumps(rec.details), rec.id))
+        self._runs.save(rec, _FINISHED)
 
     def find_run(self, run_id: str) -> RunRecord | None:
         """The run with that id, if any."""
-        with self.catalog.connect() as con:
-            row = con.execute("SELECT * FROM dataflow_runs WHERE id = ?", (run_id,)).fetchone()
-        return _run(row) if row else None
+        return self._runs.find(run_id)
 
     def run(self, run_id: str) -> RunRecord:
         """The run with that id; NotFoundError otherwise."""
-        rec = self.find_run(run_id)
-        if rec is None:
-            raise NotFoundError(f"dataflow run {run_id!r} does not exist in this sandbox")
-        return rec
+        return self._runs.get(run_id)
 
     def runs(self, dataflow: str | None = None, limit: int | None = None) -> list[RunRecord]:
         """Runs of one dataflow (or all), newest first."""
-        sql = "SELECT * FROM dataflow_runs"
-        args: list[Any] = []
-        if dataflow is not None:
-            sql += " WHERE dataflow = ?"
-            args.append(dataflow)
-        sql += " ORDER BY started_at DESC, id DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(limit)
-        with self.catalog.connect() as con:
-            rows = con.execute(sql, args).fetchall()
-        return [_run(r) for r in rows]
+        return self._runs.select({"dataflow": dataflow}, limit)
 
     def fail_stale_runs(self, dataflow: str, current: str, message: str) -> None:
         """Mark runs left `running` by a process that stopped (all but `current`) as failed."""
@@ -243,9 +222,3 @@ def _dataflow(row: sqlite3.Row) -> DataflowRecord:
         schedule=row["schedule"], enabled=bool(row["enabled"]), next_run_at=row["next_run_at"],
         state=json.loads(row["state_json"]), created_at=row["created_at"],
         updated_at=row["updated_at"])
-
-
-def _run(row: sqlite3.Row) -> RunRecord:
-    data = dict(row)
-    data["details"] = json.loads(data.pop("details_json"))
-    return RunRecord(**data)

@@ -2,8 +2,9 @@
 
 The data itself lives in Delta tables; the catalog holds what a data scientist asks about it
 (names, schemas, labels, batch states and metrics, row-level errors). Migrations are numbered
-SQL files in `migrations/`, applied in order and tracked with `PRAGMA user_version`, so later
-features add tables without touching earlier ones.
+SQL files in `migrations/`, applied in order and recorded by file name (`lake.migrate`), so
+later features add tables without touching earlier ones, and a home made before a migration
+existed gets it whatever its number.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from distillery.errors import NotFoundError
+from distillery.lake import migrate
 from distillery.lake.schema import Schema
 
 
@@ -70,7 +71,8 @@ class Catalog:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._migrate()
+        # What this open applied: empty unless the catalog was new or behind the code.
+        self.migrated: list[str] = migrate.apply(path, migrate.bundled(), now_iso())
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
@@ -84,20 +86,9 @@ class Catalog:
         finally:
             con.close()
 
-    def _migrate(self) -> None:
-        with self.connect() as con:
-            con.execute("PRAGMA journal_mode = WAL")
-            current = con.execute("PRAGMA user_version").fetchone()[0]
-            scripts = sorted(
-                (p for p in resources.files("distillery.lake.migrations").iterdir()
-                 if p.name.endswith(".sql")),
-                key=lambda p: p.name,
-            )
-            for script in scripts:
-                number = int(script.name.split("_", 1)[0])
-                if number > current:
-                    con.executescript(script.read_text())
-                    con.execute(f"PRAGMA user_version = {number:d}")
+    def migrations(self) -> dict[str, str]:
+        """The migrations applied to this catalog: file name -> when."""
+        return migrate.applied(self.path)
 
     # Datasets -------------------------------------------------------------------------------
 

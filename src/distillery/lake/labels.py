@@ -211,16 +211,26 @@ def labels_for(source: LabelSource, dataset: str | DatasetRecord,
         out.update(on_fields)
         return out
     known = {p for p, _ in ds.schema.leaves()}
-    result: dict[str, frozenset[str]] = {}
-    for f in fields:
-        if f not in known:
-            raise LabelError(f"field {f!r} is not a field of dataset {ds.name!r}")
-        found = set(whole)
-        for path, labels in on_fields.items():
-            if _related(path, f):
-                found |= labels
-        result[f] = frozenset(found)
-    return result
+    return {f: whole | _covering(ds, known, on_fields, f) for f in fields}
+
+
+def has_labels(source: LabelSource, dataset: str | DatasetRecord) -> bool:
+    """Whether a dataset carries any usage label, on itself or on a field."""
+    catalog = _catalog(source)
+    ds = _dataset(catalog, dataset)
+    return bool(dataset_labels(catalog, ds)) or bool(field_labels(catalog, ds))
+
+
+def _covering(ds: DatasetRecord, known: set[str], on_fields: Mapping[str, frozenset[str]],
+              path: str) -> frozenset[str]:
+    """The field labels that cover `path`: on it, on a struct holding it, on a child of it."""
+    if path not in known:
+        raise LabelError(f"field {path!r} is not a field of dataset {ds.name!r}")
+    found: set[str] = set()
+    for labelled, marks in on_fields.items():
+        if _related(labelled, path):
+            found |= marks
+    return frozenset(found)
 
 
 def _related(a: str, b: str) -> bool:
@@ -283,9 +293,10 @@ def propagate(catalog: LabelSource, sources: Iterable[str | DatasetRecord],
 
     Without lineage, the target as a whole gets every label of every source (dataset- and
     field-level): the safe answer when it is unknown which column came from where. With
-    lineage, each target path gets the labels of the source fields it was computed from; the
-    key "*" lists source fields that shaped the whole target (filters, joins), whose labels
-    go on the target dataset.
+    lineage, each target path gets the field labels of the source fields it was computed
+    from; the key "*" lists source fields that shaped the whole target (filters, joins), whose
+    labels go on the target dataset. A source's dataset-level labels cover every field of it,
+    so they go on the whole target either way.
 
     Args:
         catalog: A Catalog or a Platform.
@@ -296,25 +307,39 @@ def propagate(catalog: LabelSource, sources: Iterable[str | DatasetRecord],
 
     Returns:
         What was added: target path ("*" for the dataset) -> labels.
+
+    Raises:
+        LabelError: the lineage names a dataset that is not a source, or a field that is not
+            a field of its dataset; nothing was added.
     """
     cat = _catalog(catalog)
     srcs = [_dataset(cat, s) for s in sources]
     tgt = _dataset(cat, target)
-    added: dict[str, set[str]] = {}
-    if column_lineage is None:
-        for src in srcs:
-            for marks in labels_for(cat, src).values():
-                added.setdefault(ALL_FIELDS, set()).update(marks)
-    else:
-        for path, refs in column_lineage.items():
-            for src, src_path in _refs(refs, srcs):
-                added.setdefault(path, set()).update(labels_for(cat, src, [src_path])[src_path])
+    on_fields = {s.id: field_labels(cat, s) for s in srcs}
+    known = {s.id: {p for p, _ in s.schema.leaves()} for s in srcs}
+    added: dict[str, set[str]] = {ALL_FIELDS: set()}
+    for src in srcs:
+        added[ALL_FIELDS] |= dataset_labels(cat, src)
+        if column_lineage is None:
+            for marks in on_fields[src.id].values():
+                added[ALL_FIELDS] |= marks
+    for path, refs in (column_lineage or {}).items():
+        for src, src_path in _refs(refs, srcs):
+            marks = _covering(src, known[src.id], on_fields[src.id], src_path)
+            added.setdefault(path, set()).update(marks)
+    for path, found in added.items():
+        if found and path != ALL_FIELDS:
+            _check_field(tgt, path)  # every target path first, so a bad one adds nothing
+    return _add_all(cat, tgt, added, origin="propagated from " + ", ".join(s.name for s in srcs))
+
+
+def _add_all(cat: Catalog, target: DatasetRecord, added: Mapping[str, set[str]],
+             origin: str) -> dict[str, frozenset[str]]:
     out: dict[str, frozenset[str]] = {}
-    names = ", ".join(s.name for s in srcs)
     for path, found in added.items():
         if found:
-            add_labels(cat, tgt.id, sorted(found), field=None if path == ALL_FIELDS else path,
-                       origin=f"propagated from {names}")
+            add_labels(cat, target.id, sorted(found),
+                       field=None if path == ALL_FIELDS else path, origin=origin)
             out[path] = frozenset(found)
     return out
 

@@ -9,6 +9,10 @@ adds one batch (columns by position as in Spark, by the column list, or `BY NAME
 A statement that fails leaves nothing behind: batches commit only when every row is in, and a
 dataset that CREATE TABLE made is dropped again when its batch fails. Rows that do not fit the
 dataset's schema fail the statement (`rowvalidation='false'` drops and reports them instead).
+
+Data-usage labels follow the rows (`sql.lineage.carry_labels`): the written dataset gets the
+labels of the datasets and fields its query read, before its rows land, so labelled data is
+never in a dataset without its labels; a failed INSERT takes back the labels it added.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from distillery.errors import IngestionError, QueryError, UnknownTableError
+from distillery.lake import labels as usage_labels
 from distillery.lake import xdm
 from distillery.lake.catalog import BatchRecord, DatasetRecord
 from distillery.lake.schema import Schema, infer_schema
@@ -31,6 +36,7 @@ from distillery.sql.errors import (
     WriteFailedError,
     WrongObjectTypeError,
 )
+from distillery.sql.lineage import carry_labels
 from distillery.sql.result import Result
 
 if TYPE_CHECKING:
@@ -66,11 +72,11 @@ def create(service: QueryService, session: Session, stmt: exp.Create,
         else stmt.expression
     reader = service.open(session, query, params)
     _check_columns(reader.schema)
-    return _ctas(service, name, reader, options)
+    return _ctas(service, name, query, reader, options)
 
 
-def _ctas(service: QueryService, name: str, reader: pa.RecordBatchReader,
-          options: dict[str, str]) -> Result:
+def _ctas(service: QueryService, name: str, query: exp.Expression,
+          reader: pa.RecordBatchReader, options: dict[str, str]) -> Result:
     schema = _schema_option(service, options) or infer_schema(reader.schema, name)
     labels = _labels(options)
     profile = "PROFILE" in labels and schema.primary_identity is not None
@@ -78,6 +84,7 @@ def _ctas(service: QueryService, name: str, reader: pa.RecordBatchReader,
                                      profile_enabled=profile,
                                      description=options.get("description", ""))
     try:
+        carry_labels(service, query, ds, reader.schema.names)
         rows = _unless_empty(reader)
         record = None if rows is None else \
             service.lake.write(ds.id, rows, error_threshold=_threshold(options))
@@ -130,12 +137,24 @@ def insert(service: QueryService, session: Session, stmt: exp.Insert,
         if mode == "append":
             return Result.message(f"{tag} 0", rowcount=0)  # no rows: no empty snapshot
         rows = renamed.schema.empty_table()  # OVERWRITE with nothing empties the table
+    added = carry_labels(service, stmt.expression, ds, names)
     try:
         record = service.lake.write(ds.id, rows, mode=mode, error_threshold=0)
-    except IngestionError as exc:
-        raise WriteFailedError(f"INSERT INTO {ds.table_name} failed, no row was written: "
-                               f"{exc}") from None
+    except BaseException as exc:
+        _take_back(service, ds, added)
+        if isinstance(exc, IngestionError):
+            raise WriteFailedError(f"INSERT INTO {ds.table_name} failed, no row was written: "
+                                   f"{exc}") from None
+        raise
     return Result.message(f"{tag} {record.output_records}", rowcount=record.output_records)
+
+
+def _take_back(service: QueryService, ds: DatasetRecord,
+               added: dict[str, frozenset[str]]) -> None:
+    """Remove the labels a failed write added (those the dataset had before stay)."""
+    for path, marks in added.items():
+        field = None if path == usage_labels.ALL_FIELDS else path
+        usage_labels.remove_labels(service.lake.catalog, ds, marks, field=field)
 
 
 def _target_names(ds: DatasetRecord, source: pa.Schema, columns: list[str] | None,
