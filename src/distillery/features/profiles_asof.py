@@ -20,7 +20,7 @@ from sqlglot import exp
 from distillery.features.definition import ProfileSource, profile_column
 from distillery.features.errors import FeatureError
 from distillery.features.fields import NUMERIC, identity_path, leaf
-from distillery.features.sqltree import Params, aliased, arrow, path, served
+from distillery.features.sqltree import Params, aliased, arrow, in_bucket, path, served
 from distillery.features.timeparse import micros
 from distillery.lake import tables
 
@@ -97,8 +97,13 @@ def snapshot_at(platform: Platform, source: ProfileSource, cutoff: datetime) -> 
 
 
 def attributes_for(platform: Platform, source: ProfileSource, cutoff: datetime,
-                   people: pa.Array) -> dict[str, pa.Array]:
-    """Attribute columns aligned with `people` (NULL where a person has no profile)."""
+                   people: pa.Array, bucket: tuple[int, int] | None = None
+                   ) -> dict[str, pa.Array]:
+    """Attribute columns aligned with `people` (NULL where a person has no profile).
+
+    `bucket` (index, count) reads only the profiles of that bucket of people
+    (`sqltree.in_bucket`), so a scoring stream holds one bucket's profiles at a time.
+    """
     record = platform.dataset(source.dataset_id)
     version = snapshot_at(platform, source, cutoff)
     params = Params()
@@ -110,6 +115,8 @@ def attributes_for(platform: Platform, source: ProfileSource, cutoff: datetime,
         query = (exp.select(*columns).from_(aliased(name, _P))
                  .where(exp.Not(this=exp.Is(this=person.copy(), expression=exp.Null())))
                  .group_by(person.copy()))
+        if bucket is not None:
+            query = query.where(in_bucket(person.copy(), *bucket))
         found = arrow(platform, query, params, f"profile attributes of {record.name!r}")
     at = pc.index_in(people, value_set=found.column("person").combine_chunks().cast(pa.string()))
     out: dict[str, pa.Array] = {}

@@ -79,6 +79,21 @@ def filtered(agg: exp.Expression, condition: exp.Expression | None) -> exp.Expre
     return exp.Filter(this=agg, expression=exp.Where(this=condition))
 
 
+def in_bucket(person: exp.Expression, bucket: int, buckets: int) -> exp.Expression:
+    """The condition ((hash(person) % K) + K) % K = bucket, which splits people into K buckets.
+
+    Every engine has `hash`; Spark's is a signed 32-bit value (hence the + K) and DuckDB's
+    an unsigned 64-bit one. Only the split depends on it: each person lands in one bucket on
+    any engine, whichever dataset the person id is read from.
+    """
+    k = exp.Literal.number(buckets)
+    hashed = exp.Anonymous(this="hash", expressions=[person])
+    position = exp.Mod(this=exp.Paren(this=exp.Add(
+        this=exp.Paren(this=exp.Mod(this=hashed, expression=k)), expression=k.copy())),
+        expression=k.copy())
+    return exp.EQ(this=position, expression=exp.Literal.number(bucket))
+
+
 def compile_sql(platform: Platform, tree: exp.Expression) -> str:
     """The tree as SQL text of the platform's engine dialect."""
     return tree.sql(dialect=platform.engine.DIALECT)

@@ -4,15 +4,24 @@ It chains the fitted pipeline (input coercion, preparation, estimator), the cali
 correction for sampled negatives, so `probability(frame)` is a population probability. It is a
 plain picklable object: MLflow stores it inside the pyfunc model, and scoring code may also use
 it directly.
+
+Scoring a LightGBM model whose preparation only passes numbers through takes a shortcut with
+the same result: the features become one float64 matrix (`prepare.to_matrix`, the values the
+pipeline's first step gives them) fed to the booster with the threads asked for. Through the
+pipeline, a pandas frame is built for every batch and the estimator predicts on the one thread
+it was trained with; on a million people that was about 90% of scoring.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
 
 from distillery.ml.calibrate import correct_for_sampling
+from distillery.ml.columns import BOOLEAN, NUMERIC
+from distillery.ml.prepare import to_matrix
 
 
 class CalibratedModel:
@@ -36,14 +45,25 @@ class CalibratedModel:
         self.kinds = dict(kinds)
         self.family = family
 
-    def raw_score(self, data: Any) -> np.ndarray:
-        """The estimator's own P(positive), before calibration."""
+    def raw_score(self, data: Any, *, threads: int | None = None) -> np.ndarray:
+        """The estimator's own P(positive), before calibration.
+
+        Args:
+            data: Arrow, pandas or polars frame holding at least the feature columns.
+            threads: Threads the booster may use (LightGBM on numeric features); default: the
+                estimator's own setting.
+        """
+        booster = self._booster()
+        if booster is not None:
+            return np.asarray(booster.predict(to_matrix(data, self.kinds),
+                                              num_threads=threads or self._threads()),
+                              dtype=np.float64)
         return np.asarray(self.pipeline.predict_proba(data)[:, 1], dtype=np.float64)
 
-    def probability(self, data: Any) -> np.ndarray:
+    def probability(self, data: Any, *, threads: int | None = None) -> np.ndarray:
         """Calibrated population probability per row of `data` (Arrow, pandas or polars frame
-        holding at least the feature columns)."""
-        q = self.calibrator.predict(self.raw_score(data))
+        holding at least the feature columns); `threads` as in `raw_score`."""
+        q = self.calibrator.predict(self.raw_score(data, threads=threads))
         return correct_for_sampling(q, self.negative_rate)
 
     def predict_proba(self, data: Any) -> np.ndarray:
@@ -59,3 +79,37 @@ class CalibratedModel:
     def estimator(self) -> Any:
         """The fitted estimator (last pipeline step)."""
         return self.pipeline.steps[-1][1]
+
+    @property
+    def parallel_predict(self) -> bool:
+        """Whether `probability(data, threads=n)` predicts on n threads (a LightGBM booster
+        on numeric features); other models predict on the estimator's own setting."""
+        return self._booster() is not None
+
+    def _booster(self) -> Any:
+        """The LightGBM booster when the pipeline between the input and it only selects and
+        coerces numbers (so `to_matrix` is exactly what it sees), else None."""
+        estimator = self.estimator
+        booster = getattr(estimator, "booster_", None) if self.family == "lightgbm" else None
+        if booster is None or getattr(estimator, "n_classes_", 2) != 2:
+            return None
+        if any(kind not in (NUMERIC, BOOLEAN) for kind in self.kinds.values()):
+            return None
+        if len(self.pipeline.steps) != 3:
+            return None
+        prepare = self.pipeline.steps[1][1]
+        # The parameters, not the fitted `transformers_`, where scikit-learn has replaced
+        # "passthrough" by an identity FunctionTransformer.
+        transformers = getattr(prepare, "transformers", None)
+        if not transformers or getattr(prepare, "remainder", None) != "drop" or \
+                any(not isinstance(t, str) or t != "passthrough" for _, t, _ in transformers):
+            return None
+        names = list(prepare.get_feature_names_out())
+        return booster if names == list(self.kinds) else None
+
+    def _threads(self) -> int:
+        """The estimator's thread setting as LightGBM reads it (n_jobs <= 0: all cores)."""
+        jobs = getattr(self.estimator, "n_jobs", None)
+        if isinstance(jobs, int) and jobs > 0:
+            return jobs
+        return os.cpu_count() or 1

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
@@ -33,27 +34,70 @@ def to_frame(data: Any, kinds: dict[str, str]) -> pd.DataFrame:
     """The feature columns of `data` (Arrow table, record batch or reader, pandas or polars
     frame) as a pandas frame with one dtype per kind: float64 for numbers and booleans, object
     text for categories."""
-    columns = list(kinds)
+    source = _source(data, list(kinds))
+    return pd.DataFrame({column: _column(source, column, kind)
+                         for column, kind in kinds.items()})
+
+
+def to_matrix(data: Any, kinds: dict[str, str]) -> np.ndarray:
+    """The feature columns of `data` as one 2-D float64 array (rows x features, in the order
+    of `kinds`), with exactly the values `to_frame` gives them: the input of a model whose
+    preparation passes numbers through (trees), without a pandas frame in between.
+
+    Column-major, so each column is one contiguous copy; LightGBM reads either layout.
+
+    Raises:
+        TrainingError: a feature column is missing, or a feature is categorical.
+    """
+    text = [c for c, k in kinds.items() if k == CATEGORICAL]
+    if text:
+        raise TrainingError(f"categorical feature(s) {text[:5]} have no numeric matrix form")
+    source = _source(data, list(kinds))
+    out = np.empty((_rows(source), len(kinds)), dtype=np.float64, order="F")
+    for j, (column, kind) in enumerate(kinds.items()):
+        out[:, j] = _column(source, column, kind)
+    return out
+
+
+def _source(data: Any, columns: list[str]) -> pa.Table | pa.RecordBatch | pd.DataFrame:
+    """`data` as an Arrow table or batch, else a pandas frame, holding every column."""
     if isinstance(data, pa.RecordBatchReader):
         data = data.read_all()
     if isinstance(data, pa.Table | pa.RecordBatch):
-        missing = [c for c in columns if c not in data.column_names]
-        frame = None
+        names = data.column_names
     else:
         if hasattr(data, "to_pandas") and not isinstance(data, pd.DataFrame):
             data = data.to_pandas()
         if not isinstance(data, pd.DataFrame):
             data = pd.DataFrame(data)
-        missing = [c for c in columns if c not in data.columns]
-        frame = data
+        names = list(data.columns)
+    missing = [c for c in columns if c not in names]
     if missing:
         raise TrainingError(f"the model's feature column(s) {', '.join(map(repr, missing))} "
                             "are missing from its input")
-    out = {}
-    for column, kind in kinds.items():
-        values = (data.column(column).to_pandas() if frame is None else frame[column])
-        out[column] = _coerce(values, kind)
-    return pd.DataFrame(out)
+    return data
+
+
+def _rows(source: pa.Table | pa.RecordBatch | pd.DataFrame) -> int:
+    return source.num_rows if isinstance(source, pa.Table | pa.RecordBatch) else len(source)
+
+
+def _column(source: pa.Table | pa.RecordBatch | pd.DataFrame, column: str, kind: str
+            ) -> np.ndarray:
+    """One feature column as NumPy: the single place a value gets its model dtype."""
+    if isinstance(source, pd.DataFrame):
+        return _coerce(source[column], kind)
+    values = source.column(column)
+    if kind != CATEGORICAL and _plain_number(values.type):
+        # Arrow casts integers and booleans to float64 as pandas does (round to nearest,
+        # True = 1.0) and NULL becomes NaN, without a pandas Series per column.
+        numbers = pc.cast(values, pa.float64())
+        if numbers.null_count:
+            numbers = pc.fill_null(numbers, np.nan)
+        if isinstance(numbers, pa.ChunkedArray):
+            numbers = numbers.combine_chunks()
+        return numbers.to_numpy(zero_copy_only=False)
+    return _coerce(values.to_pandas(), kind)
 
 
 def _coerce(values: pd.Series, kind: str) -> np.ndarray:
@@ -64,6 +108,11 @@ def _coerce(values: pd.Series, kind: str) -> np.ndarray:
         lowered = values.astype(str).str.lower()
         values = lowered.map({"true": 1.0, "false": 0.0, "1": 1.0, "0": 0.0})
     return pd.to_numeric(values, errors="coerce").astype("float64").to_numpy()
+
+
+def _plain_number(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind)
+                or pa.types.is_boolean(kind) or pa.types.is_null(kind))
 
 
 class Coerce(BaseEstimator, TransformerMixin):  # type: ignore[misc]

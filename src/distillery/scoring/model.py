@@ -2,10 +2,16 @@
 
 `load_model(platform, "propensity@champion")` reads the registry (distillery.ml); any object
 with a calibrated `probability(frame)` can also score through `ScoringModel.of`.
+
+The registered version is MLflow's pyfunc model; scoring calls the fitted model inside it
+(`unwrap_python_model().model`, the object the pyfunc's `predict` calls) through a
+`Predictor`, which can ask it for threads: LightGBM predicts one batch on all the cores, where
+several single-threaded batches side by side would hold several batches in memory.
 """
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from distillery.scoring.errors import ScoringError
+from distillery.scoring.schema import DEFAULT_NAMESPACE
 
 _REF = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)"
                   r"(?:(?P<sep>[@/:])(?P<which>[A-Za-z0-9_.-]+))?$")
@@ -55,6 +62,8 @@ class ScoringModel:
         definition: The feature definition it was trained with (for compute_features).
         person: The column naming the person (the definition's identity column).
         card: The model card.
+        namespace: The identity namespace of `person` (the definition's; ECID when the model
+            has no definition). None: the definition's identity field is no identity.
     """
 
     name: str
@@ -64,6 +73,7 @@ class ScoringModel:
     definition: dict[str, Any] | None = None
     person: str = "userid"
     card: dict[str, Any] = field(default_factory=dict)
+    namespace: str | None = DEFAULT_NAMESPACE
 
     @classmethod
     def of(cls, model: Any, *, name: str, version: str | int,
@@ -74,7 +84,10 @@ class ScoringModel:
         cols = list(features if features is not None else getattr(model, "features", []))
         if not cols:
             raise ScoringError(f"model {name!r} names no feature columns")
-        if hasattr(model, "probability"):
+        predict: Callable[[Any], np.ndarray]
+        if Predictor.fits(model):
+            predict = Predictor(model)
+        elif hasattr(model, "probability"):
             predict = model.probability
         elif hasattr(model, "predict_proba"):
             def predict(frame: Any) -> np.ndarray:
@@ -82,7 +95,41 @@ class ScoringModel:
         else:
             raise ScoringError(f"model {name!r} has neither probability() nor predict_proba()")
         return cls(name, str(version), cols, predict, definition, _person(definition),
-                   dict(card or {}))
+                   dict(card or {}), _namespace(definition))
+
+
+class Predictor:
+    """A fitted model's calibrated `probability(frame)`, on a chosen number of threads.
+
+    Picklable (Spark ships it to its executors, where it runs on one thread)."""
+
+    def __init__(self, fitted: Any, threads: int = 1) -> None:
+        self.fitted = fitted
+        self.threads = max(1, threads)
+
+    @staticmethod
+    def fits(model: Any) -> bool:
+        """Whether `model.probability` takes a `threads` argument (a `CalibratedModel`)."""
+        method = getattr(model, "probability", None)
+        if method is None:
+            return False
+        try:
+            return "threads" in inspect.signature(method).parameters
+        except (TypeError, ValueError):
+            return False
+
+    @property
+    def parallel(self) -> bool:
+        """Whether the model predicts one batch on several threads itself."""
+        return bool(getattr(self.fitted, "parallel_predict", False))
+
+    def on(self, threads: int) -> Predictor:
+        """The same model on `threads` threads."""
+        return Predictor(self.fitted, threads)
+
+    def __call__(self, frame: Any) -> np.ndarray:
+        return np.asarray(self.fitted.probability(frame, threads=self.threads),
+                          dtype=np.float64)
 
 
 def load_model(platform: Any, ref: str | ModelRef = DEFAULT_MODEL) -> ScoringModel:
@@ -102,8 +149,11 @@ def load_model(platform: Any, ref: str | ModelRef = DEFAULT_MODEL) -> ScoringMod
                            "a training set with a feature definition, so scoring cannot "
                            "compute its features; train it on a `distillery features build` "
                            "set")
-    return ScoringModel(loaded.name, str(loaded.version), list(loaded.features), loaded.predict,
-                        definition, _person(definition), dict(loaded.card))
+    # `loaded.model` is the pyfunc's own fitted model (what its predict calls).
+    predict = Predictor(loaded.model) if Predictor.fits(loaded.model) else loaded.predict
+    return ScoringModel(loaded.name, str(loaded.version), list(loaded.features), predict,
+                        definition, _person(definition), dict(loaded.card),
+                        _namespace(definition))
 
 
 def _person(definition: dict[str, Any] | None) -> str:
@@ -113,3 +163,11 @@ def _person(definition: dict[str, Any] | None) -> str:
             if isinstance(definition.get(key), str):
                 return str(definition[key])
     return "userid"
+
+
+def _namespace(definition: dict[str, Any] | None) -> str | None:
+    """The identity namespace scores carry: the definition's (the events' identity field)."""
+    if not definition:
+        return DEFAULT_NAMESPACE
+    value = definition.get("identity_namespace")
+    return str(value) if value else None

@@ -1,17 +1,20 @@
 """Pass one of scoring: features in, calibrated probabilities out, in streaming batches.
 
 Features come from `compute_features` with the model's own feature definition (the function
-that built its training set, so training and scoring cannot drift apart). Batches are scored
-by a small thread pool (the boosting libraries release the GIL) with at most `threads + 1`
-batches in flight, so memory depends on the batch size, not on the population. Each batch's
-(person, propensity) is appended to a staging Parquet file, and a fixed-size uniform sample of
-feature rows is kept for drift monitoring.
+that built its training set, so training and scoring cannot drift apart), streamed in buckets
+of about `batch_rows` people. Each batch is predicted on a worker thread while the next
+bucket's features are computed: a model that parallelises one batch itself (a `Predictor` of
+a LightGBM model) gets all `threads` and one batch at a time; any other model is single
+threaded and `threads` batches are scored side by side (the boosting libraries release the
+GIL). At most workers + 1 batches are in flight, so memory depends on the batch size, not on
+the population. Each batch's (person, propensity) is appended to a staging Parquet file, and
+a fixed-size uniform sample of feature rows is kept for drift monitoring.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from distillery.scoring.errors import ScoringError
-from distillery.scoring.model import ScoringModel
+from distillery.scoring.model import Predictor, ScoringModel
 
 PERSON, PROPENSITY = "person", "propensity"
 STAGING_SCHEMA = pa.schema([(PERSON, pa.string()), (PROPENSITY, pa.float64())])
@@ -65,31 +68,45 @@ def score_stream(reader: pa.RecordBatchReader, model: ScoringModel, staging: Pat
                  progress: Any = None) -> Staged:
     """Score every batch of `reader` and append (person, propensity) to `staging`."""
     check_columns(reader.schema, model)
+    predict, workers = predictor(model, threads)
     sampler = _Sampler(sample_rows, seed)
     rows = 0
     staging.parent.mkdir(parents=True, exist_ok=True)
-    with pq.ParquetWriter(staging, STAGING_SCHEMA) as writer, \
-            ThreadPoolExecutor(max(1, threads), thread_name_prefix="distillery-score") as pool:
-        for batch, probs in _scored(reader, model, pool, max(1, threads)):
+    # The staging file is read once, by the ranking query: plain encoding, no compression
+    # (dictionary-encoding a million distinct person ids only to give up was most of its cost).
+    with pq.ParquetWriter(staging, STAGING_SCHEMA, use_dictionary=False,
+                          compression="none") as writer, \
+            ThreadPoolExecutor(workers, thread_name_prefix="distillery-score") as pool:
+        for batch, probs in _scored(reader, model, predict, pool, workers):
             probs = _checked(probs, batch, model)
             people = batch.column(model.person).cast(pa.string())
             writer.write_batch(pa.record_batch([people, pa.array(probs)], schema=STAGING_SCHEMA))
-            sampler.add(batch.select([model.person, *model.features]), probs)
+            sampler.add(batch, [model.person, *model.features], probs)
             rows += batch.num_rows
             if progress is not None:
                 progress.advance(batch.num_rows)
     return Staged(rows, staging, sampler.table())
 
 
-def _scored(reader: pa.RecordBatchReader, model: ScoringModel, pool: ThreadPoolExecutor,
-            threads: int) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
+def predictor(model: ScoringModel, threads: int) -> tuple[Callable[[Any], Any], int]:
+    """How to predict a batch, and how many batches to predict side by side."""
+    threads = max(1, threads)
+    predict = model.probability
+    if isinstance(predict, Predictor) and predict.parallel:
+        return predict.on(threads), 1
+    return predict, threads
+
+
+def _scored(reader: pa.RecordBatchReader, model: ScoringModel,
+            predict: Callable[[Any], Any], pool: ThreadPoolExecutor, workers: int
+            ) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
     pending: deque[tuple[pa.RecordBatch, Future[np.ndarray]]] = deque()
     for batch in reader:
         if batch.num_rows == 0:
             continue
         frame = pa.Table.from_batches([batch.select(model.features)])
-        pending.append((batch, pool.submit(model.probability, frame)))
-        if len(pending) > threads:
+        pending.append((batch, pool.submit(predict, frame)))
+        if len(pending) > workers:
             done, future = pending.popleft()
             yield done, future.result()
     while pending:
@@ -123,18 +140,26 @@ class _Sampler:
         self.kept: pa.Table | None = None
         self.keys = np.empty(0)
 
-    def add(self, features: pa.RecordBatch, probs: np.ndarray) -> None:
+    def add(self, batch: pa.RecordBatch, columns: list[str], probs: np.ndarray) -> None:
+        """Offer the rows of `batch` (its `columns` and their propensities)."""
         if self.size <= 0:
             return
-        table = pa.Table.from_batches([features]).append_column(PROPENSITY, pa.array(probs))
-        keys = self.rng.random(table.num_rows)
-        if self.kept is not None:
-            table = pa.concat_tables([self.kept, table])
-            keys = np.concatenate([self.keys, keys])
-        if len(keys) > self.size:
-            keep = np.argpartition(keys, self.size - 1)[: self.size]
-            table, keys = table.take(pa.array(keep)), keys[keep]
-        self.kept, self.keys = table, keys
+        keys = self.rng.random(batch.num_rows)
+        rows = np.arange(batch.num_rows)
+        if len(self.keys) >= self.size:
+            # Only rows drawing a key below the largest kept one can enter a full sample.
+            rows = np.flatnonzero(keys < self.keys.max())
+        candidates = np.concatenate([self.keys, keys[rows]])
+        keep = np.arange(len(candidates)) if len(candidates) <= self.size else \
+            np.sort(np.argpartition(candidates, self.size - 1)[: self.size])
+        # One take from the kept rows and one from the batch, whatever was offered.
+        old = keep[keep < len(self.keys)]
+        new = rows[keep[keep >= len(self.keys)] - len(self.keys)]
+        taken = pa.Table.from_batches([batch.select(columns)]).take(pa.array(new)) \
+            .append_column(PROPENSITY, pa.array(probs[new]))
+        parts = [self.kept.take(pa.array(old)), taken] if self.kept is not None else [taken]
+        self.kept = pa.concat_tables(parts).combine_chunks()
+        self.keys = candidates[keep]
 
     def table(self) -> pa.Table:
         return self.kept if self.kept is not None else pa.table({})

@@ -11,6 +11,9 @@
    (`deliver="batch"`), or the reference's CSV in the ingress folder of cloud storage picked up
    by the score source (`deliver="csv"`). Both give the same rows.
 
+The score dataset's identity namespace is the one the model's feature definition keyed people
+by (ECID for the reference's events, Email for events keyed by email, ...).
+
 Re-scoring appends a new batch: the score dataset keeps every run (for monitoring and for the
 scores a profile shows), and the unified profile keeps one row per person whose score is the
 latest (timestampOrdered on `scoredAt`).
@@ -18,6 +21,7 @@ latest (timestampOrdered on `scoredAt`).
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 import uuid
@@ -32,11 +36,12 @@ import pyarrow.parquet as pq
 from distillery.errors import BatchFailedError, ConfigError
 from distillery.features.timeparse import parse_cutoff
 from distillery.scoring import ingress, ranks
+from distillery.scoring.errors import ScoringError
 from distillery.scoring.ingest import score_dataset
 from distillery.scoring.model import DEFAULT_MODEL, ModelRef, ScoringModel, load_model
 from distillery.scoring.predict import feature_stream, score_stream
 from distillery.scoring.runs import ScoreRun, record_run
-from distillery.scoring.schema import SCORES_DATASET
+from distillery.scoring.schema import SCORES_DATASET, score_schema
 
 DELIVERIES = ("batch", "csv")
 
@@ -75,7 +80,7 @@ class ScoreResult:
 def score(platform: Any, model: str | ModelRef | ScoringModel = DEFAULT_MODEL, *,
           as_of: datetime | date | str | None = None, dataset: str = SCORES_DATASET,
           deliver: str = "batch", ingress_url: str | None = None, batch_rows: int = 250_000,
-          threads: int = 2, sample_rows: int = 20_000,
+          threads: int | None = None, sample_rows: int = 20_000,
           error_threshold: float | None = None) -> ScoreResult:
     """Score every person and write the scores back into the platform.
 
@@ -87,22 +92,25 @@ def score(platform: Any, model: str | ModelRef | ScoringModel = DEFAULT_MODEL, *
         deliver: "batch" (direct batch ingestion) or "csv" (ingress file + source).
         ingress_url: Storage URL whose `cmle/ingress/...` receives the CSV (csv delivery;
             default: the sandbox's local `landing` folder).
-        batch_rows: People per scored batch (memory is proportional to it).
-        threads: Batches scored at once.
+        batch_rows: People per scored batch: features are computed and scored in buckets of
+            about this many people, so memory follows it, not the population.
+        threads: Threads that predict (default: the DuckDB setting, else every core).
         sample_rows: Feature rows kept for drift monitoring.
         error_threshold: Share of bad rows the csv pick-up tolerates.
 
     Raises:
-        ScoringError: the features do not fit the model, or its output is not a probability;
-            nothing was written.
+        ScoringError: the features do not fit the model, its output is not a probability, or
+            its people are keyed by no identity namespace or by another one than the score
+            dataset's; nothing was written.
         ModelNotFoundError: the model or version does not exist.
     """
     if deliver not in DELIVERIES:
         raise ConfigError(f"deliver must be one of {', '.join(DELIVERIES)}, got {deliver!r}")
-    job = _Job(model if isinstance(model, ScoringModel) else load_model(platform, model),
-               parse_cutoff(as_of, "as-of") if as_of is not None else datetime.now(UTC),
-               datetime.now(UTC), dataset, deliver, ingress_url, batch_rows, threads,
-               sample_rows, error_threshold)
+    chosen = model if isinstance(model, ScoringModel) else load_model(platform, model)
+    job = _Job(chosen, parse_cutoff(as_of, "as-of") if as_of is not None else datetime.now(UTC),
+               datetime.now(UTC), dataset, _namespace(platform, chosen, dataset), deliver,
+               ingress_url, batch_rows, threads or _threads(platform), sample_rows,
+               error_threshold)
     run = ScoreRun(_run_id(job.scored_at), job.model.name, job.model.version,
                    job.as_of.isoformat(), job.scored_at.isoformat(), delivery=deliver)
     folder = platform.root / "runs" / "scoring" / run.id
@@ -125,6 +133,7 @@ class _Job:
     as_of: datetime
     scored_at: datetime
     dataset: str
+    namespace: str
     deliver: str
     ingress_url: str | None
     batch_rows: int
@@ -144,12 +153,13 @@ def _score(platform: Any, job: _Job, run: ScoreRun, folder: Path, result: ScoreR
     result.seconds["features_and_predict"] = time.perf_counter() - started
     mark = time.perf_counter()
     ranks.check_people(platform, staged.path, model.name)
-    ds = score_dataset(platform, job.dataset)
+    ds = score_dataset(platform, job.dataset, score_schema(platform.tenant, job.namespace))
     run.dataset_id, run.rows = ds.id, staged.rows
     sample = folder / "sample.parquet"
     if staged.sample.num_rows:
         pq.write_table(staged.sample, sample)
     run.details.update(features=model.features, person=model.person,
+                       namespace=job.namespace,
                        sample=str(sample) if staged.sample.num_rows else None,
                        definition=model.definition,
                        training_set=model.card.get("training_set"))
@@ -168,6 +178,25 @@ def _score(platform: Any, job: _Job, run: ScoreRun, folder: Path, result: ScoreR
     record_run(platform.catalog, run)
 
 
+def _namespace(platform: Any, model: ScoringModel, dataset: str) -> str:
+    """The namespace of the scores: the one the model's features were keyed by, which the
+    score dataset, when it exists, must hold."""
+    if model.namespace is None:
+        field = (model.definition or {}).get("identity", model.person)
+        raise ScoringError(f"model {model.name!r} version {model.version} was trained on "
+                           f"features keyed by {field!r}, which its events dataset does not "
+                           "mark as an identity, so its scores could not be merged into "
+                           "profiles; give that field an identity namespace and rebuild the "
+                           "training set")
+    existing = platform.lake.catalog.find_dataset(dataset)
+    primary = existing.schema.primary_identity if existing is not None else None
+    if primary is not None and primary.namespace != model.namespace:
+        raise ScoringError(f"score dataset {dataset!r} holds {primary.namespace} identities, "
+                           f"but model {model.name!r} version {model.version} scores people "
+                           f"by {model.namespace}; score into another dataset (--dataset)")
+    return model.namespace
+
+
 def _deliver_csv(platform: Any, job: _Job, run: ScoreRun, ds: Any,
                  ranked: pa.RecordBatchReader, result: ScoreResult) -> None:
     url = job.ingress_url or str(platform.root / "landing")
@@ -183,6 +212,17 @@ def _deliver_csv(platform: Any, job: _Job, run: ScoreRun, ds: Any,
         raise BatchFailedError(f"the score file {written.url} was not ingested: "
                                f"{picked[0].message}", batch_id=picked[0].batch_id)
     run.batch_id = picked[0].batch_id if picked else None
+
+
+def _threads(platform: Any) -> int:
+    """The platform's thread setting for DuckDB, else the cores this process may use."""
+    configured = platform.config.duckdb.threads
+    if configured:
+        return int(configured)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def _run_id(moment: datetime) -> str:
