@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from distillery.errors import ConfigError
 
@@ -33,11 +33,20 @@ class DuckDBConfig(_Section):
 
 class SparkConfig(_Section):
     """Settings of the Spark engine: a master URL (`local[*]`, `spark://...`, `yarn`) or a
-    Spark Connect URL (`sc://host:15002`), and extra Spark configuration."""
+    Spark Connect URL (`sc://host:15002`, which takes precedence over the master), and extra
+    Spark configuration (see docs/spark.md)."""
 
     master: str = "local[*]"
     remote: str | None = None
     conf: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("remote")
+    @classmethod
+    def _connect_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("sc://"):
+            raise ValueError(f"must be a Spark Connect URL such as sc://host:15002, got "
+                             f"{value!r} (a cluster's master URL goes in spark.master)")
+        return value
 
 
 class Config(_Section):

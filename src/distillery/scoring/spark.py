@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from distillery.engines.spark import is_connect
 from distillery.engines.spark_results import quiet_pandas_check
 from distillery.errors import ConfigError
 from distillery.scoring.errors import ScoringError
@@ -52,8 +53,8 @@ def score(platform: Any, model: str | ModelRef | ScoringModel = DEFAULT_MODEL, *
     Args:
         platform: A platform on the Spark engine (`Platform.open(home, engine="spark")`).
         model: `name@alias` (default: the champion), `name/version`, or a ScoringModel.
-        partitions: Partitions each batch of features is scored in (default: as Spark slices
-            it, one per 10,000 rows).
+        partitions: At most this many tasks score each batch of features (default: Spark's
+            default parallelism, one per executor core).
         **options: The options of `distillery.scoring.score` (as_of, dataset, deliver,
             batch_rows, threads, sample_rows, ...).
 
@@ -103,11 +104,21 @@ class SparkPredictor:
         positioned = features.append_column(ROW, pa.array(np.arange(n, dtype=np.int64)))
         with quiet_pandas_check():
             frame = self.spark.createDataFrame(positioned)
-            if self.partitions:
-                frame = frame.repartition(self.partitions)
+            tasks = self.partitions or _parallelism(self.spark)
+            if tasks:
+                # createDataFrame makes a partition per 10,000 rows; each task unpickles the
+                # model, so merge them (without a shuffle) into one per core.
+                frame = frame.coalesce(tasks)
             scored = frame.mapInArrow(_partition_scorer(self.probability, features.schema),
                                       _OUTPUT)
         return _in_order(scored.toArrow(), n)
+
+
+def _parallelism(spark: Any) -> int | None:
+    """Cores the executors have (classic Spark), None when the session cannot tell."""
+    if is_connect(spark):
+        return None
+    return int(spark.sparkContext.defaultParallelism)
 
 
 def _partition_scorer(probability: Callable[[Any], Any], schema: pa.Schema
