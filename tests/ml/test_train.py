@@ -168,12 +168,32 @@ def test_sampled_negatives_are_corrected_to_the_population_rate(ml_platform: Pla
     result = train(ml_platform, "sampled", **FAST)
     population_rate = float(np.mean(full["label"].to_numpy()))
     assert result.card["sampling"] == {"negative_rate": rate, "source": "feature definition",
-                                       "corrected": True}
+                                       "max_rows": None, "corrected": True}
     # The weighted test rows stand for the population: the mean prediction matches its rate.
     assert abs(result.metrics["mean_predicted"] / population_rate - 1) < 0.15
     assert abs(result.metrics["observed_rate"] / population_rate - 1) < 0.15
     scored = result.model.probability(full)
     assert abs(scored.mean() / population_rate - 1) < 0.1
+
+
+def test_max_rows_samples_negatives_and_corrects_for_them(ml_platform: Platform) -> None:
+    full = make_set(12000, seed=4)
+    labels = full["label"].to_numpy()
+    ml_platform.lake.write("large", full)
+    result = train(ml_platform, "large", max_rows=9000, **FAST)
+    card, positives = result.card, int(labels.sum())
+    assert card["training_set"]["positives"] == positives  # every positive kept
+    assert abs(card["training_set"]["rows_used"] - 9000) < 300
+    rate = card["sampling"]["negative_rate"]
+    assert abs(rate - (9000 - positives) / (len(labels) - positives)) < 1e-9
+    assert (card["sampling"]["source"], card["sampling"]["corrected"]) == ("max_rows", True)
+    assert any("max_rows" in note for note in card["notes"])
+    # Without the correction the model would predict the sample's rate, far above this one.
+    population_rate = float(labels.mean())
+    assert abs(result.model.probability(full).mean() / population_rate - 1) < 0.1
+    assert abs(result.metrics["observed_rate"] / population_rate - 1) < 0.15
+    assert train(ml_platform, "large", max_rows=20000, **FAST).card["sampling"][
+        "negative_rate"] is None  # a set within the limit is left whole
 
 
 def test_several_cutoffs_are_split_by_time(ml_platform: Platform) -> None:
@@ -279,3 +299,20 @@ def test_an_export_in_the_landing_zone_keeps_its_lineage_and_definition(
                                                                        "20250301000000", 2000)
     assert source["files"] == 3 and source["dataset_id"] == done.dataset_id
     assert result.card["feature_definition"] == definition
+
+
+def test_a_c9_label_on_a_used_field_refuses_training_and_registers_nothing(
+        ml_platform: Platform, training_set: str) -> None:
+    from distillery.lake import labels
+    from distillery.lake.labels import GovernanceError
+
+    labels.add_labels(ml_platform, training_set, ["C9"], field="plan")
+    with pytest.raises(GovernanceError, match="C9") as refused:
+        train(ml_platform, training_set, **FAST)
+    assert (refused.value.field, refused.value.dataset) == ("plan", training_set)
+    assert models(ml_platform) == []
+    # A C9 column left out of the features does not stop training.
+    assert train(ml_platform, training_set, exclude=["plan"], **FAST).version == 1
+    labels.add_labels(ml_platform, training_set, ["C9"])  # on the whole dataset
+    with pytest.raises(GovernanceError, match="C9"):
+        train(ml_platform, training_set, exclude=["plan"], **FAST)

@@ -51,3 +51,15 @@ def test_other_parameters_start_afresh(tmp_path: Path) -> None:
     Runner(record, {"users": 10}).run([("a", run)])
     Runner(record, {"users": 20}).run([("a", run)])
     assert calls == ["a", "a"]
+
+
+def test_steps_record_their_processor_time(tmp_path: Path) -> None:
+    def busy(done: dict[str, StepResult]) -> StepResult:
+        sum(i * i for i in range(200_000))  # some work for the processor clock to see
+        return StepResult("busy")
+
+    record = tmp_path / "loop.json"
+    [result] = Runner(record, {"users": 10}).run([("busy", busy)])
+    assert result.cpu_seconds > 0 and result.seconds > 0
+    [again] = Runner(record, {"users": 10}).run([("busy", busy)])
+    assert again.skipped and again.cpu_seconds == result.cpu_seconds  # kept in the record

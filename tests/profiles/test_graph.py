@@ -82,3 +82,48 @@ def test_the_default_guardrail_is_fifty_identities() -> None:
 
 def test_an_empty_graph() -> None:
     assert people([]) == {}
+
+
+# What build_graph computed in SQL before `from_links`: nodes sorted by (namespace, id) and
+# edges between distinct identities, each with its latest time.
+_NODES_SQL = """
+SELECT ns AS namespace, id, epoch_us(max(last_seen)) AS last_seen FROM (
+  SELECT a_ns AS ns, a_id AS id, last_seen FROM links UNION ALL SELECT b_ns, b_id, last_seen
+  FROM links) GROUP BY ns, id ORDER BY ns, id
+"""
+_EDGES_SQL = """
+SELECT na.idx AS a, nb.idx AS b, epoch_us(max(l.last_seen)) AS last_seen
+FROM links AS l JOIN nodes AS na ON na.namespace = l.a_ns AND na.id = l.a_id
+JOIN nodes AS nb ON nb.namespace = l.b_ns AND nb.id = l.b_id
+WHERE na.idx <> nb.idx GROUP BY na.idx, nb.idx ORDER BY 1, 2
+"""
+
+
+def test_nodes_and_edges_from_links_equal_the_grouping_queries() -> None:
+    import duckdb
+
+    from distillery.profiles.graph import from_links
+
+    rng = np.random.default_rng(7)
+    size = 400
+    ns = rng.choice(["ECID", "Email", "CRMID"], (2, size))
+    ids = rng.integers(0, 60, (2, size)).astype(str)  # the same id in several namespaces
+    seen = rng.integers(0, 10**12, size)
+    links = pa.table({  # DuckDB reads it by name, as its replacement scan does
+        "a_ns": ns[0], "a_id": ids[0], "b_ns": ns[1], "b_id": ids[1],
+        "last_seen": pa.array(seen, pa.timestamp("us", tz="UTC"),
+                              mask=rng.random(size) < 0.1)})
+    nodes, edges = from_links(links)
+    con = duckdb.connect()
+    want = con.sql(_NODES_SQL).arrow().read_all()
+    assert nodes.namespace.to_pylist() == want.column("namespace").to_pylist()
+    assert nodes.id.to_pylist() == want.column("id").to_pylist()
+    assert nodes.last_seen.tolist() == want.column("last_seen").fill_null(0).to_pylist()
+    indexed = want.append_column("idx", pa.array(np.arange(want.num_rows)))
+    con.register("nodes", indexed)
+    want_edges = con.sql(_EDGES_SQL).fetchall()
+    got = sorted(zip(edges.a.tolist(), edges.b.tolist(), edges.last_seen.tolist(),
+                     strict=True))
+    assert got == [(a, b, t or 0) for a, b, t in want_edges]
+    self_links = (ns[0] == ns[1]) & (ids[0] == ids[1])
+    assert len(got) > 100 and self_links.any()  # self-links are left out

@@ -208,11 +208,39 @@ def test_audience_memberships_of_the_latest_job_are_listed(platform: Platform,
         {"audience_id": "a1", "audience": "likely", "job": 2, "person_id": ECID_B,
          "namespace": "ECID", "status": "exited"},
     ]
+    graph_version = platform.catalog.find_dataset("identity_graph").version
+    # Read without the Query Service, which would attach the commit hook (see above).
+    before = {r["person_id"]: (r["updatedAt"], r["_tenant"]["userid"]) for r in pq.read_table(
+        platform.lake.files(platform.dataset("unified_profiles"))).to_pylist()}
     platform.lake.write("audience_memberships", pa.Table.from_pylist(rows))
-    assert profiles.refresh(platform).mode == "incremental"
-    got = unified(platform, "audienceMemberships")
-    assert got[f"ECID:{ECID_A}"] == ([{"audience": "likely", "status": "existing"}],)
-    assert got[f"ECID:{ECID_B}"] == ([{"audience": "likely", "status": "exited"}],)
+    result = profiles.refresh(platform)
+    assert (result.mode, result.merged, result.persons) == ("incremental", 0, 2)
+    got = unified(platform, "audienceMemberships", "updatedAt", "_tenant.userid")
+    assert got[f"ECID:{ECID_A}"] == ([{"audience": "likely", "status": "existing"}],
+                                     *before[f"ECID:{ECID_A}"])
+    assert got[f"ECID:{ECID_B}"] == ([{"audience": "likely", "status": "exited"}],
+                                     *before[f"ECID:{ECID_B}"])
+    # No new links: the stored graph stands (no new snapshot of it).
+    assert platform.catalog.find_dataset("identity_graph").version == graph_version
+
+
+def test_deferred_refreshes_once_after_several_batches(platform: Platform,
+                                                       profiles_ds) -> None:
+    platform.ingest(profiles_ds, [profile_row(ECID_A)])
+    profiles.attach(platform)
+    profiles.refresh(platform)
+    version = platform.catalog.find_dataset("unified_profiles").version
+    row = {"audience_id": "a1", "audience": "likely", "job": 1,
+           "person_id": f"ECID:{ECID_A}", "namespace": None, "status": "realized"}
+    with profiles.deferred(platform):
+        platform.lake.write("audience_memberships", pa.Table.from_pylist([row]))
+        platform.ingest(profiles_ds, [profile_row(ECID_B, loyalty={"tier": "gold"})])
+        assert platform.catalog.find_dataset("unified_profiles").version == version
+    assert platform.catalog.find_dataset("unified_profiles").version == version + 1
+    got = unified(platform, "audienceMemberships", "loyalty.tier")
+    assert got == {f"ECID:{ECID_A}": ([{"audience": "likely", "status": "realized"}], None),
+                   f"ECID:{ECID_B}": (None, "gold")}
+    assert profiles.refresh(platform).mode == "none"
 
 
 def test_many_people_across_many_files_never_mix(platform: Platform) -> None:

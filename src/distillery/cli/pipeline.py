@@ -23,7 +23,9 @@ def run(
     activate_to: str | None = typer.Option(None, "--activate-to",
                                            help="Storage URL audiences are activated to "
                                                 "(default: {home}/activation)."),
-    trials: int = typer.Option(20, "--trials", min=1, help="Hyperparameter trials."),
+    trials: int | None = typer.Option(None, "--trials", min=1,
+                                      help="Hyperparameter trials (default 10; `distillery "
+                                           "train` searches 50)."),
     model: str = typer.Option("lightgbm", "--model", help="Model family."),
     force: bool = typer.Option(False, "--force", help="Redo steps a previous run finished."),
 ) -> None:
@@ -33,7 +35,9 @@ def run(
     moment = parse_as_of(as_of)
     st = state(ctx)
     options = LoopOptions(users=users, seed=seed, as_of=moment, landing_zone=landing_zone,
-                          activation=activate_to, trials=trials, model=model)
+                          activation=activate_to, model=model)
+    if trials is not None:  # else the loop's own default
+        options.trials = trials
     summary = run_loop(st.platform(), options, force=force)
 
     def render() -> None:

@@ -107,14 +107,14 @@ def explore(platform: Platform, dataset: str, *, identity: str | None = None,
     with served(platform, record) as events:
         params = Params()
         converted = _conversion(record, conversion, conversion_types, params)
-        overview = _overview(platform, record.name, events, person)
-        types = _event_types(platform, record.name, events, person)
         long = arrow(platform, _per_person_type(events, person, converted), params,
                      f"per-person counts of {record.name!r}")
     report = EdaReport(record.name, person, _describe(conversion, conversion_types),
-                       overview, {})
-    counts, first, last, y, people = _matrices(long, types.column("event_type").to_pylist())
-    names = [t for t in types.column("event_type").to_pylist()]
+                       _overview(long), {})
+    types = _event_types(long)
+    known = pc.and_(pc.is_valid(long.column("person")), pc.is_valid(long.column("event_type")))
+    names = types.column("event_type").to_pylist()
+    counts, first, last, y, people = _matrices(long.filter(known), names)
     report.tables = {
         "event_types": types,
         "funnel": _funnel(types, funnel, report.notes),
@@ -144,53 +144,51 @@ def _describe(condition: str | None, types: list[str] | None) -> str:
     return condition or DEFAULT_CONVERSION
 
 
-def _overview(platform: Platform, name: str, events: exp.Expression,
-              person: str) -> dict[str, Any]:
-    who = path(person, _E)
-    query = exp.select(
-        exp.Count(this=exp.Star()).as_("events"),
-        exp.Count(this=exp.Distinct(expressions=[who.copy()])).as_("people"),
-        exp.Count(this=exp.Distinct(expressions=[path("eventType", _E)])).as_("event_types"),
-        exp.Min(this=path("timestamp", _E)).as_("first_event"),
-        exp.Max(this=path("timestamp", _E)).as_("last_event"),
-        exp.Sum(this=exp.If(this=exp.Is(this=who.copy(), expression=exp.Null()),
-                            true=exp.Literal.number(1), false=exp.Literal.number(0)))
-        .as_("events_without_identity"),
-    ).from_(aliased(events, _E))
-    row = arrow(platform, query, Params(), f"the overview of {name!r}").to_pylist()[0]
-    row["events_without_identity"] = int(row["events_without_identity"] or 0)
-    row["events_per_person"] = (round(row["events"] / row["people"], 3) if row["people"]
-                                else None)
+def _overview(long: pa.Table) -> dict[str, Any]:
+    """Events, people, event types and time range, from the per-(person, type) groups."""
+    persons, kinds = long.column("person"), long.column("event_type")
+    events = int(pc.sum(long.column("n")).as_py() or 0)
+    row: dict[str, Any] = {
+        "events": events,
+        "people": pc.count_distinct(persons).as_py(),
+        "event_types": pc.count_distinct(kinds).as_py(),
+        "first_event": pc.min(long.column("first_time")).as_py(),
+        "last_event": pc.max(long.column("last_time")).as_py(),
+        "events_without_identity": int(pc.sum(long.column("n").filter(
+            pc.is_null(persons))).as_py() or 0),
+    }
+    row["events_per_person"] = round(events / row["people"], 3) if row["people"] else None
     return row
 
 
-def _event_types(platform: Platform, name: str, events: exp.Expression,
-                 person: str) -> pa.Table:
-    et = path("eventType", _E)
-    query = (exp.select(et.copy().as_("event_type"), exp.Count(this=exp.Star()).as_("events"),
-                        exp.Count(this=exp.Distinct(expressions=[path(person, _E)])).as_("people"))
-             .from_(aliased(events, _E))
-             .where(exp.Not(this=exp.Is(this=et.copy(), expression=exp.Null())))
-             .group_by(et.copy()))
-    found = arrow(platform, query, Params(), f"event types of {name!r}")
+def _event_types(long: pa.Table) -> pa.Table:
+    """Events (with or without a person) and distinct people per event type."""
+    grouped = long.filter(pc.is_valid(long.column("event_type"))).group_by("event_type").aggregate(
+        [("n", "sum"), ("person", "count")])
+    found = pa.table({"event_type": grouped.column("event_type").cast(pa.string()),
+                      "events": grouped.column("n_sum").cast(pa.int64()),
+                      "people": grouped.column("person_count").cast(pa.int64())})
     return found.sort_by([("people", "descending"), ("event_type", "ascending")])
 
 
 def _per_person_type(events: exp.Expression, person: str,
                      converted: exp.Expression) -> exp.Select:
-    """Per person and event type: events, first and last time, and whether any converted."""
+    """Per person and event type (either may be NULL): events, first and last time, and
+    whether any converted. Every other view comes from these groups: one scan of the
+    events rather than one per view."""
     who = path(person, _E)
     et = path("eventType", _E)
-    t_us = micros_of(path("timestamp", _E))
+    ts = path("timestamp", _E)
+    t_us = micros_of(ts.copy())
     return (exp.select(who.copy().as_("person"), et.copy().as_("event_type"),
                        exp.Count(this=exp.Star()).as_("n"),
                        exp.Min(this=t_us.copy()).as_("first_us"),
                        exp.Max(this=t_us).as_("last_us"),
+                       exp.Min(this=ts.copy()).as_("first_time"),
+                       exp.Max(this=ts).as_("last_time"),
                        exp.Max(this=exp.If(this=converted, true=exp.Literal.number(1),
                                            false=exp.Literal.number(0))).as_("converted"))
             .from_(aliased(events, _E))
-            .where(exp.and_(exp.Not(this=exp.Is(this=who.copy(), expression=exp.Null())),
-                            exp.Not(this=exp.Is(this=et.copy(), expression=exp.Null()))))
             .group_by(who.copy(), et.copy()))
 
 

@@ -140,6 +140,25 @@ def correct_for_sampling(q: np.ndarray, negative_rate: float | None) -> np.ndarr
     return negative_rate * q / (negative_rate * q + 1.0 - q)
 
 
+def sample_negatives(y: np.ndarray, max_rows: int | None, seed: int
+                     ) -> tuple[np.ndarray | None, float]:
+    """Which rows to keep so that about `max_rows` remain: every positive and a seeded share
+    of the negatives (never fewer negatives than positives).
+
+    Returns:
+        (mask of rows kept, share of negatives kept), or (None, 1.0) when nothing is dropped.
+    """
+    positives = int(np.count_nonzero(y == 1))
+    negatives = len(y) - positives
+    if max_rows is None or len(y) <= max_rows or negatives == 0:
+        return None, 1.0
+    rate = min(1.0, max(max_rows - positives, positives) / negatives)
+    if rate >= 1.0:
+        return None, 1.0
+    keep = (y == 1) | (np.random.default_rng(seed).random(len(y)) < rate)
+    return keep, rate
+
+
 def sampling_weights(y: np.ndarray, negative_rate: float | None) -> np.ndarray | None:
     """Row weights that make a negatively sampled set stand for its population."""
     if negative_rate is None or negative_rate >= 1.0:

@@ -18,9 +18,10 @@ from distillery.ml.errors import MissingExtraError, ModelOptionError
 from distillery.ml.prepare import LINEAR, TREE, TREE_CODES
 
 DEFAULT = "lightgbm"
-# Boosting runs up to this many rounds; early stopping on the validation fold picks the number.
+# Boosting runs up to this many rounds; early stopping on the validation fold picks the number,
+# stopping after PATIENCE rounds without a better validation ROC AUC (`train(patience=...)`).
 _MAX_ROUNDS = 2000
-_PATIENCE = 50
+PATIENCE = 50
 _REPORT_EVERY = 10
 
 Space = Callable[[Any], dict[str, Any]]
@@ -28,10 +29,18 @@ Space = Callable[[Any], dict[str, Any]]
 
 @dataclass(frozen=True)
 class Fitted:
-    """The outcome of one trial's fit: validation ROC AUC and the rounds early stopping kept."""
+    """The outcome of one trial's fit.
+
+    Attributes:
+        score: Validation ROC AUC.
+        rounds: Boosting rounds early stopping kept (None if not boosting or not stopped).
+        p: The validation predictions behind `score` (a fold-0 model's out-of-fold scores, so
+            cross-validation need not fit the best trial again).
+    """
 
     score: float
     rounds: int | None = None
+    p: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -44,8 +53,12 @@ class Family:
         defaults: Hyperparameters tried first (and used alone when there is no tuning).
         space: Draws hyperparameters from an Optuna trial.
         build: Makes the estimator from hyperparameters, a seed and a thread count.
-        fit_trial: Fits on (X, y), scores on (Xv, yv); reports to the trial for pruning.
+        fit_trial: Fits on (X, y), scores on (Xv, yv); reports to the trial for pruning. It
+            receives what `trial_data` made of them, and `early_stop`: the rounds without a
+            better validation score after which boosting stops (0: no early stopping).
         rounds_param: The hyperparameter that early stopping sets (boosting only).
+        trial_data: Turns the prepared (X, y, Xv, yv, seed) into what every trial of a search
+            fits from, once per search (default: X, y, Xv, yv as they are).
     """
 
     name: str
@@ -56,6 +69,11 @@ class Family:
     fit_trial: Callable[..., Fitted]
     rounds_param: str | None = None
     aliases: tuple[str, ...] = field(default=())
+    trial_data: Callable[..., tuple[Any, ...]] | None = None
+
+    def search_data(self, X: Any, y: Any, Xv: Any, yv: Any, seed: int) -> tuple[Any, ...]:
+        """The data every trial of a search fits from (see `trial_data`)."""
+        return (X, y, Xv, yv) if self.trial_data is None else self.trial_data(X, y, Xv, yv, seed)
 
 
 # LightGBM ----------------------------------------------------------------------------------
@@ -76,36 +94,68 @@ def _lightgbm_build(params: dict[str, Any], seed: int, threads: int) -> Any:
     import lightgbm as lgb
 
     merged = {"n_estimators": _MAX_ROUNDS, **params}
+    # No pre-filtering, as in a search's shared datasets (see `_lightgbm_data`): filtered
+    # features would change which columns each tree samples, so the same hyperparameters
+    # would grow other trees than the trial that chose them.
     return lgb.LGBMClassifier(**merged, subsample_freq=1, random_state=seed, n_jobs=threads,
-                              verbose=-1, force_row_wise=True)
+                              verbose=-1, force_row_wise=True, feature_pre_filter=False)
 
 
-def _lightgbm_fit(estimator: Any, X: Any, y: Any, Xv: Any, yv: Any, trial: Any,
-                  early_stop: bool) -> Fitted:
+def _lightgbm_data(X: Any, y: Any, Xv: Any, yv: Any, seed: int) -> tuple[Any, ...]:
+    """The fit and validation rows binned once for every trial of a search.
+
+    Binning the features was a quarter of a LightGBM trial. The binning parameters are the
+    ones a trial's own fit would use (seed included: large sets are binned from a sample);
+    pre-filtering is off because it depends on `min_child_samples`, which trials vary (it
+    drops only features no split could use, so the trees are the same).
+    """
     import lightgbm as lgb
 
-    callbacks = [_lightgbm_pruning(trial)] if trial is not None else []
-    if early_stop:
-        callbacks.append(lgb.early_stopping(_PATIENCE, verbose=False))
-    estimator.fit(X, y, eval_X=(Xv,), eval_y=(yv,), eval_metric="auc", callbacks=callbacks)
-    rounds = estimator.best_iteration_ or estimator.n_estimators
-    p = estimator.predict_proba(Xv, num_iteration=rounds)[:, 1]
-    return Fitted(float(roc_auc_score(yv, p)), int(rounds) if early_stop else None)
+    params = {"seed": seed, "verbose": -1, "feature_pre_filter": False}
+    train = lgb.Dataset(X, y, params=params, free_raw_data=False)
+    valid = train.create_valid(Xv, yv, params=params)
+    train.construct()
+    valid.construct()
+    return train, valid, Xv, yv
 
 
-def _lightgbm_pruning(trial: Any) -> Callable[[Any], None]:
+# Parameters of the scikit-learn estimator that LightGBM's own training does not take.
+_SKLEARN_ONLY = ("n_estimators", "class_weight", "importance_type", "objective")
+
+
+def _lightgbm_fit(estimator: Any, train: Any, valid: Any, Xv: Any, yv: Any, trial: Any,
+                  early_stop: int) -> Fitted:
+    """Boost on the binned rows, round by round: early stopping on the validation ROC AUC
+    (the best round kept after `early_stop` rounds without a strictly better one) and median
+    pruning every `_REPORT_EVERY` rounds. The booster is the one `estimator.fit` would grow
+    with the same parameters, round for round."""
+    import lightgbm as lgb
+
+    params = {k: v for k, v in estimator.get_params().items()
+              if k not in _SKLEARN_ONLY and v is not None}
+    booster = lgb.Booster({**params, "objective": "binary", "metric": "auc"}, train)
+    booster.add_valid(valid, "valid")
+    best, best_round = -np.inf, 0
+    for done in range(1, estimator.n_estimators + 1):
+        booster.update()
+        score = booster.eval_valid()[0][2]
+        if score > best:
+            best, best_round = score, done
+        if trial is not None and done % _REPORT_EVERY == 0:
+            _report(trial, score, done)
+        if early_stop and done - best_round >= early_stop:
+            break
+    rounds = best_round if early_stop else estimator.n_estimators
+    p = np.asarray(booster.predict(Xv, num_iteration=rounds), dtype=np.float64)
+    return Fitted(float(roc_auc_score(yv, p)), rounds if early_stop else None, p)
+
+
+def _report(trial: Any, score: float, step: int) -> None:
     import optuna
 
-    def report(env: Any) -> None:
-        if (env.iteration + 1) % _REPORT_EVERY:
-            return
-        for _, metric, value, _ in env.evaluation_result_list:
-            if metric == "auc":
-                trial.report(value, env.iteration + 1)
-                if trial.should_prune():
-                    raise optuna.TrialPruned(f"pruned at round {env.iteration + 1}")
-
-    return report
+    trial.report(score, step)
+    if trial.should_prune():
+        raise optuna.TrialPruned(f"pruned at round {step}")
 
 
 # XGBoost (optional) -----------------------------------------------------------------------
@@ -138,12 +188,12 @@ def _xgboost_build(params: dict[str, Any], seed: int, threads: int) -> Any:
 
 
 def _xgboost_fit(estimator: Any, X: Any, y: Any, Xv: Any, yv: Any, trial: Any,
-                 early_stop: bool) -> Fitted:
-    estimator.set_params(early_stopping_rounds=_PATIENCE if early_stop else None)
+                 early_stop: int) -> Fitted:
+    estimator.set_params(early_stopping_rounds=early_stop or None)
     estimator.fit(X, y, eval_set=[(Xv, yv)], verbose=False)
     rounds = (estimator.best_iteration + 1) if early_stop else None
-    p = estimator.predict_proba(Xv)[:, 1]
-    return Fitted(float(roc_auc_score(yv, p)), rounds)
+    p = predict(estimator, Xv)
+    return Fitted(float(roc_auc_score(yv, p)), rounds, p)
 
 
 # scikit-learn -----------------------------------------------------------------------------
@@ -167,17 +217,17 @@ def _hist_build(params: dict[str, Any], seed: int, threads: int) -> Any:
 
 
 def _hist_fit(estimator: Any, X: Any, y: Any, Xv: Any, yv: Any, trial: Any,
-              early_stop: bool) -> Fitted:
+              early_stop: int) -> Fitted:
     if early_stop:
         # The loss is computed as the model boosts; a scorer would predict anew each round.
-        estimator.set_params(early_stopping=True, n_iter_no_change=_PATIENCE // 2,
+        estimator.set_params(early_stopping=True, n_iter_no_change=max(early_stop // 2, 1),
                              scoring="loss")
         estimator.fit(X, y, X_val=Xv, y_val=yv)
         estimator.set_params(early_stopping=False)
     else:
         estimator.fit(X, y)
-    p = estimator.predict_proba(Xv)[:, 1]
-    return Fitted(float(roc_auc_score(yv, p)), int(estimator.n_iter_) if early_stop else None)
+    p = predict(estimator, Xv)
+    return Fitted(float(roc_auc_score(yv, p)), int(estimator.n_iter_) if early_stop else None, p)
 
 
 def _forest_space(trial: Any) -> dict[str, Any]:
@@ -210,9 +260,10 @@ def _logreg_build(params: dict[str, Any], seed: int, threads: int) -> Any:
 
 
 def _plain_fit(estimator: Any, X: Any, y: Any, Xv: Any, yv: Any, trial: Any,
-               early_stop: bool) -> Fitted:
+               early_stop: int) -> Fitted:
     estimator.fit(X, y)
-    return Fitted(float(roc_auc_score(yv, estimator.predict_proba(Xv)[:, 1])))
+    p = predict(estimator, Xv)
+    return Fitted(float(roc_auc_score(yv, p)), p=p)
 
 
 FAMILIES: dict[str, Family] = {
@@ -221,7 +272,8 @@ FAMILIES: dict[str, Family] = {
                                   "min_child_samples": 20, "subsample": 0.8,
                                   "colsample_bytree": 0.8, "reg_lambda": 1.0},
                _lightgbm_space, _lightgbm_build, _lightgbm_fit, "n_estimators",
-               aliases=("lgbm", "gradient_boosted_tree_classifier", "gbt")),
+               aliases=("lgbm", "gradient_boosted_tree_classifier", "gbt"),
+               trial_data=_lightgbm_data),
         Family("logreg", LINEAR, {"C": 1.0}, _logreg_space, _logreg_build, _plain_fit,
                aliases=("logistic_reg", "logistic_regression", "logistic")),
         Family("hist_gbm", TREE, {"learning_rate": 0.05, "max_leaf_nodes": 31,

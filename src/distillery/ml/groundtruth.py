@@ -122,8 +122,10 @@ def _truth_at(platform: Any, events: Any, users: Any, cutoff: datetime,
     def read(ds: Any) -> pads.Dataset:
         return pads.dataset(platform.lake.files(ds), format="parquet")
 
-    # Events stream batch by batch, so memory follows the users, not the events.
-    return truth.latent_and_clairvoyant(read(events).to_batches(), read(users).to_table(),
+    # Events stream batch by batch, so memory follows the users, not the events; only the
+    # columns the comparison reads are decoded (not the events' ids).
+    return truth.latent_and_clairvoyant(read(events).to_batches(columns=truth.EVENT_COLUMNS),
+                                        read(users).to_table(columns=truth.USER_COLUMNS),
                                         cutoff, horizon)
 
 

@@ -16,6 +16,7 @@ from distillery.ml.errors import ModelOptionError
 
 DEFAULT_NAME = "propensity"
 CHAMPION = "champion"
+_MAX_PATIENCE = 1000
 _MODEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")
 
 
@@ -36,6 +37,10 @@ class TrainOptions(BaseModel):
         horizon: Label horizon (for the ground-truth comparison), e.g. "14d".
         negative_rate: Share of negatives kept when the training set was built (default: from
             the feature definition; 1 means none were dropped).
+        max_rows: Train on about this many rows at most (default: every row). A larger set
+            keeps every positive and a seeded share of its negatives, and the model is
+            corrected for that share exactly as for a set built with negative sampling (held-out
+            metrics weight the kept negatives up, probabilities are mapped back).
         folds: Person folds for cross-validation (also the validation fold of the search).
         test_size: Share of persons held out for the final evaluation.
         seed: Seed of splits, search and estimators.
@@ -47,6 +52,8 @@ class TrainOptions(BaseModel):
         promote: Point the `champion` alias at the new version.
         jobs: Fits run at the same time (default: every core).
         timeout: Stop the search after this many seconds.
+        patience: Early stopping of boosting families: a trial stops after this many rounds
+            without a better validation ROC AUC, and keeps its best round (default 50).
         snapshot: Dataset snapshot to train on (default: current).
         storage_options: fsspec options for training sets in cloud storage.
         plots: Draw and log the plots.
@@ -70,6 +77,7 @@ class TrainOptions(BaseModel):
     cutoff: str | None = None
     horizon: timedelta | None = None
     negative_rate: float | None = Field(default=None, gt=0, le=1)
+    max_rows: int | None = Field(default=None, ge=100)
     folds: int = Field(default=5, ge=2, le=50)
     test_size: float = Field(default=0.2, gt=0, lt=1)
     seed: int = Field(default=0, ge=0)
@@ -80,6 +88,7 @@ class TrainOptions(BaseModel):
     promote: bool = True
     jobs: int | None = Field(default=None, ge=1, le=256)
     timeout: float | None = Field(default=None, gt=0)
+    patience: int = Field(default=50, ge=1, le=_MAX_PATIENCE)
     snapshot: int | None = Field(default=None, ge=0)
     storage_options: dict[str, Any] = Field(default_factory=dict)
     plots: bool = True

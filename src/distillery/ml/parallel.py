@@ -44,3 +44,4 @@ def one_thread_per_fit() -> Iterator[Any]:
 
     with threadpool_limits(limits=1) as limits:
         yield limits
+

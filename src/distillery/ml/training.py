@@ -3,12 +3,14 @@
     result = train(platform, "training_set", model="lightgbm", trials=50)
     result.metrics["roc_auc"], result.version      # models:/propensity@champion
 
-The steps, in order: read the training set; decide the columns' roles; refuse a feature that is
-the label; split by person (and time); search hyperparameters on fold 0; cross-validate the best
-ones (and the logistic-regression baseline) on every fold while the final model fits on all
-development rows; choose and fit the calibrator on the out-of-fold scores; evaluate on the
-held-out persons; compare with the synthetic ground truth when there is one; register. Nothing
-is registered until every step before it has succeeded.
+The steps, in order: read the training set (keeping every positive and a share of the
+negatives when it has more than `max_rows` rows); decide the columns' roles; refuse a feature
+that is the label; split by person (and time); search hyperparameters on fold 0; cross-validate
+the best ones (and the logistic-regression baseline) on every fold while the final model fits on
+all development rows (fold 0's model is the search's best trial, not fitted again); choose and
+fit the calibrator on the out-of-fold scores; evaluate on the held-out persons; compare with the
+synthetic ground truth when there is one; register. Nothing is registered until every step
+before it has succeeded.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from distillery.console import SilentConsole
+from distillery.lake import labels
 from distillery.ml import (
     calibrate,
     card,
@@ -112,6 +115,7 @@ class _Prepared:
     label_how: str
     dropped: int
     notes: list[str] = field(default_factory=list)
+    kept_negatives: float = 1.0
 
 
 def train(platform: Any, training_set: Any, **options: Any) -> TrainResult:
@@ -138,7 +142,11 @@ def train(platform: Any, training_set: Any, **options: Any) -> TrainResult:
                               storage_options=opts.storage_options)
     definition = source.feature_definition
     prepared = _prepare(table, source.name, definition, opts)
-    trained = fit(platform, prepared, source, definition, opts, fam, console, started)
+    _check_labels(platform, source, prepared.cols)
+    # One thread for every library pool, not only during the fits: calibration's logistic
+    # regression took seven times longer with BLAS threads spinning on the busy cores.
+    with parallel.one_thread_per_fit():
+        trained = fit(platform, prepared, source, definition, opts, fam, console, started)
     try:
         run_id, version = Registry.of(platform).log(trained, promote=opts.promote)
     finally:
@@ -150,6 +158,17 @@ def train(platform: Any, training_set: Any, **options: Any) -> TrainResult:
                        uri=f"models:/{opts.name}/{version}", promoted=opts.promote,
                        metrics=trained.metrics, card=trained.card, model=trained.model,
                        seconds=time.time() - started)
+
+
+def _check_labels(platform: Any, source: data.Source, cols: columns.Columns) -> None:
+    """Refuse to train on a dataset, or fields of it, labelled C9 ("not for data science").
+    Only the label and the features used count: a labelled column left out does not."""
+    if source.kind != "dataset" or source.dataset_id is None:
+        return
+    record = platform.catalog.dataset(source.dataset_id)
+    known = {p for p, _ in record.schema.leaves()}
+    used = [c for c in (*cols.features, cols.label) if c in known]
+    labels.check("training", labels.labels_for(platform, record, used), dataset=record.name)
 
 
 def _prepare(table: pa.Table, name: str, definition: dict[str, Any] | None,
@@ -166,12 +185,17 @@ def _prepare(table: pa.Table, name: str, definition: dict[str, Any] | None,
     if dropped:
         table = table.filter(pa.array(valid))
     notes = [f"{dropped} rows without a label were left out"] if dropped else []
+    keep, kept = calibrate.sample_negatives(y, opts.max_rows, opts.seed)
+    if keep is not None:
+        table, y = table.filter(pa.array(keep)), y[keep]
+        notes.append(f"max_rows {opts.max_rows:,}: every positive and {kept:.1%} of the "
+                     f"negatives were kept ({len(y):,} rows); the model is corrected for it")
     if opts.sql_transform:
         notes.append("TRANSFORM: the features are those of its vector_assembler; imputing, "
                      "indexing, encoding and scaling follow Distillery's automatic preparation")
     return _Prepared(cols=cols, frame=prepare.to_frame(table, cols.kinds), y=y,
                      persons=_persons(table, cols.person), cutoffs=_cutoffs(table, cols.cutoff),
-                     label_how=how, dropped=dropped, notes=notes)
+                     label_how=how, dropped=dropped, notes=notes, kept_negatives=kept)
 
 
 def _persons(table: pa.Table, column: str | None) -> np.ndarray | None:
@@ -261,12 +285,13 @@ def _search_and_fit(run: _Run, console: Any) -> Any:
         t = time.perf_counter()
         run.found = tune.search(run.fam, p.cols.kinds, p.frame, p.y, run.split,
                                 trials=opts.trials, seed=opts.seed, jobs=jobs,
-                                fixed=dict(opts.params), timeout=opts.timeout, console=console)
+                                fixed=dict(opts.params), timeout=opts.timeout,
+                                patience=opts.patience, console=console)
         run.timings["tuning"] = time.perf_counter() - t
         run.params = estimators.final_params(run.fam, run.found.params, run.found.rounds)
         t = time.perf_counter()
         run.cv, final, run.baseline = _fit_all(run.fam, p, run.split, run.params, opts, jobs,
-                                               console)
+                                               console, run.found.valid_p)
         run.timings["cross_validation_and_final_fit"] = time.perf_counter() - t
     return final
 
@@ -275,8 +300,9 @@ def _calibrate(run: _Run, final: Any) -> CalibratedModel:
     """Choose the calibrator on out-of-fold scores; pick the decision threshold."""
     p, split, cv = run.p, run.split, run.cv
     assert cv is not None
-    rate = run.opts.negative_rate or defn.negative_rate(run.definition)
-    run.negative_rate = None if rate is not None and rate >= 1 else rate
+    built = run.opts.negative_rate or defn.negative_rate(run.definition) or 1.0
+    rate = built * p.kept_negatives  # sampled when built, then again for max_rows
+    run.negative_rate = None if rate >= 1 else rate
     run.choice = calibrate.choose(cv.oof, p.y[split.dev], cv.fold, run.opts.calibration)
     weight = calibrate.sampling_weights(p.y[split.dev], run.negative_rate)
     run.threshold = _threshold(run.opts, run.choice, cv, p.y[split.dev], run.negative_rate,
@@ -301,22 +327,31 @@ def _evaluate(platform: Any, run: _Run, model: CalibratedModel) -> None:
 
 
 def _fit_all(fam: estimators.Family, p: _Prepared, split: split_mod.Split,
-             params: dict[str, Any], opts: options_mod.TrainOptions, jobs: int, console: Any
+             params: dict[str, Any], opts: options_mod.TrainOptions, jobs: int, console: Any,
+             fold0: np.ndarray | None = None
              ) -> tuple[crossval.CrossValidation, Any, crossval.CrossValidation | None]:
-    """Fold models, the final model and the baseline's fold models, side by side."""
+    """Fold models, the final model and the baseline's fold models, side by side.
+
+    `fold0`: fold 0's out-of-fold scores when the search already fitted that model (its best
+    trial fitted these hyperparameters on fold 0's training rows), so it is not fitted again.
+    """
     kinds, frame, y = p.cols.kinds, p.frame, p.y
-    tasks = crossval.fold_tasks(fam, kinds, frame, y, split, params, opts.seed)
+    folds = crossval.fold_tasks(fam, kinds, frame, y, split, params, opts.seed)
+    if fold0 is not None and len(fold0) == len(split.folds[0][1]):
+        folds[0] = lambda: fold0
     dev = split.dev
-    tasks.append(lambda: crossval.fit(fam, kinds, frame.iloc[dev], y[dev], params, opts.seed))
     base = estimators.family("logreg") if opts.baseline and fam.name != "logreg" else None
-    if base is not None:
-        tasks += crossval.fold_tasks(base, kinds, frame, y, split, base.defaults, opts.seed)
+    base_folds = crossval.fold_tasks(base, kinds, frame, y, split, base.defaults, opts.seed) \
+        if base is not None else []
+    # The final fit is the longest; started first, it ends alongside the fold fits.
+    tasks = [lambda: crossval.fit(fam, kinds, frame.iloc[dev], y[dev], params, opts.seed),
+             *folds, *base_folds]
     k = len(split.folds)
     with console.task(f"Cross-validating and fitting {fam.name}", total=len(tasks)) as task:
         results = parallel.run([_advancing(t, task) for t in tasks], jobs)
-    cv = crossval.collect(split, y, results[:k])
+    cv = crossval.collect(split, y, results[1:k + 1])
     baseline = crossval.collect(split, y, results[k + 1:]) if base is not None else None
-    return cv, results[k], baseline
+    return cv, results[0], baseline
 
 
 def _advancing(task: Any, progress: Any) -> Any:
@@ -384,8 +419,10 @@ def _card_parts(r: _Run) -> dict[str, Any]:
     assert e is not None and cv is not None and found is not None and choice is not None
     assert truth is not None
     baseline, negative_rate = r.baseline, r.negative_rate
-    sampled_by = ("option" if opts.negative_rate else "feature definition") \
-        if negative_rate is not None else None
+    built = opts.negative_rate or defn.negative_rate(r.definition) or 1.0
+    sampled_by = [by for by, used in (("option" if opts.negative_rate else
+                                       "feature definition", built < 1),
+                                      ("max_rows", p.kept_negatives < 1)) if used]
     return {
         "name": opts.name,
         "sql_options": opts.sql_options, "sql_transform": opts.sql_transform,
@@ -415,8 +452,9 @@ def _card_parts(r: _Run) -> dict[str, Any]:
                         "candidates": choice.scores,
                         "reliability": e.reliability, "reliability_uniform":
                             e.reliability_uniform},
-        "sampling": {"negative_rate": negative_rate, "source": sampled_by,
-                     "corrected": negative_rate is not None},
+        "sampling": {"negative_rate": negative_rate,
+                     "source": " and ".join(sampled_by) if sampled_by else None,
+                     "max_rows": opts.max_rows, "corrected": negative_rate is not None},
         "threshold": {"value": r.threshold, "chosen_by": "given" if opts.threshold != "f1"
                       else "best F1 on out-of-fold development predictions"},
         "metrics": r.metrics, "deciles": e.deciles,

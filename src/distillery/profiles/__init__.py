@@ -25,7 +25,7 @@ from distillery.profiles.policies import (
 )
 from distillery.profiles.refresh import RefreshResult, build_graph, refresh
 from distillery.profiles.rules import DEFAULT_RULES, GraphRules
-from distillery.profiles.service import attach
+from distillery.profiles.service import attach, deferred
 from distillery.profiles.store import GRAPH, UNIFIED
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "attach",
     "build_graph",
     "create_policy",
+    "deferred",
     "delete_policy",
     "get_policy",
     "list_policies",

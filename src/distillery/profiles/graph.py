@@ -64,6 +64,48 @@ class Edges:
     last_seen: np.ndarray
 
 
+_NONE = np.iinfo(np.int64).min
+
+
+def from_links(links: pa.Table) -> tuple[Nodes, Edges]:
+    """The nodes and edges of a links table (a_ns, a_id, b_ns, b_id, last_seen).
+
+    Nodes are the identities at either end, sorted by (namespace, id), each last seen when its
+    latest link was; edges join distinct identities, one per ordered pair, last seen when its
+    latest link was (missing times count as 0). Vectorised: identities become integer codes
+    whose order is that of (namespace, id), so nodes and edges come from `np.unique`. The
+    two grouping queries this replaces read every link twice and joined on text.
+    """
+    n = links.num_rows
+    ns_rank, ns_sorted = _ranks(pa.chunked_array(links.column("a_ns").chunks +
+                                                 links.column("b_ns").chunks))
+    id_rank, id_sorted = _ranks(pa.chunked_array(links.column("a_id").chunks +
+                                                 links.column("b_id").chunks))
+    width = max(len(id_sorted), 1)
+    keys, ends = np.unique(ns_rank * width + id_rank, return_inverse=True)
+    seen = pc.cast(links.column("last_seen"), pa.int64()).fill_null(_NONE).to_numpy()
+    last = np.full(len(keys), _NONE, dtype=np.int64)
+    np.maximum.at(last, ends, np.concatenate([seen, seen]))
+    nodes = Nodes(ns_sorted.take(pa.array(keys // width)), id_sorted.take(pa.array(keys % width)),
+                  np.where(last == _NONE, 0, last))
+    a, b = ends[:n], ends[n:]
+    distinct = a != b
+    pairs, which = np.unique(a[distinct] * len(keys) + b[distinct], return_inverse=True)
+    pair_seen = np.full(len(pairs), _NONE, dtype=np.int64)
+    np.maximum.at(pair_seen, which, seen[distinct])
+    return nodes, Edges(pairs // len(keys), pairs % len(keys),
+                        np.where(pair_seen == _NONE, 0, pair_seen))
+
+
+def _ranks(values: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """Per value, the rank of its distinct value in sorted order; and the sorted values."""
+    encoded = pc.dictionary_encode(values).combine_chunks()
+    order = pc.sort_indices(encoded.dictionary).to_numpy()
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[encoded.indices.to_numpy()], encoded.dictionary.take(pa.array(order))
+
+
 def resolve(nodes: Nodes, edges: Edges, rules: GraphRules) -> pa.Table:
     """People from identities and links; one row per identity (see GRAPH_SCHEMA)."""
     n = len(nodes)

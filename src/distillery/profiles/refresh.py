@@ -22,12 +22,13 @@ import sqlglot
 from sqlglot import exp
 
 from distillery.profiles import identities, store
-from distillery.profiles.graph import Edges, Nodes, resolve
+from distillery.profiles.graph import Edges, Nodes, from_links, resolve
 from distillery.profiles.memberships import memberships_query, memberships_source
 from distillery.profiles.merge import (
     MEMBERSHIPS,
     PERSON,
     Fragments,
+    identity_maps,
     merge_query,
     merged_fields,
     unified_schema,
@@ -40,21 +41,6 @@ from distillery.profiles.state import ProfileState
 
 # Above this share of people to merge again, all of them are merged (no rows are kept).
 MERGE_ALL_SHARE = 0.5
-_NODES = """
-WITH l AS (SELECT a_ns, a_id, b_ns, b_id, max(last_seen) AS last_seen
-           FROM read_parquet($links, hive_partitioning = false) GROUP BY a_ns, a_id, b_ns, b_id)
-SELECT ns AS namespace, id, epoch_us(max(last_seen)) AS last_seen FROM (
-  SELECT a_ns AS ns, a_id AS id, last_seen FROM l UNION ALL SELECT b_ns, b_id, last_seen FROM l
-) GROUP BY ns, id ORDER BY ns, id
-"""
-_EDGES = """
-SELECT na.idx AS a, nb.idx AS b, epoch_us(max(l.last_seen)) AS last_seen
-FROM read_parquet($links, hive_partitioning = false) AS l
-JOIN __nodes AS na ON na.namespace = l.a_ns AND na.id = l.a_id
-JOIN __nodes AS nb ON nb.namespace = l.b_ns AND nb.id = l.b_id
-WHERE na.idx <> nb.idx
-GROUP BY na.idx, nb.idx
-"""
 _CHANGED = """
 SELECT DISTINCT p FROM (
   SELECT o.person_id AS old_p, n.person_id AS new_p
@@ -184,23 +170,49 @@ def _run(platform: Any, sources: list[Source], policy: MergePolicy, rules: Graph
                            [s.dataset.name for s in sources if plan.new_files.get(s.dataset.id)])
     times = batch_times(platform, sources)
     with platform.console.task(f"Refreshing unified profiles ({mode})", total=4) as task:
-        _write_links(platform, sources, rules, plan, times)
-        task.advance()
-        old = None if plan.full else _read_graph(platform)
-        graph = build_graph(platform, rules)
-        store.write(platform, store.GRAPH, graph, store.adhoc_schema(graph.schema,
-                                                                     "Identity graph"))
-        task.advance()
-        affected = None if plan.full else _affected(platform, old, graph, sources, rules, plan,
-                                                    times)
+        if plan.full or any(plan.new_files.values()):
+            graph, affected = _graph_and_affected(platform, sources, rules, plan, times, task)
+        else:
+            # Only audience memberships changed: no new links, so the stored graph stands,
+            # and nobody's attributes change; the rows are rewritten with their memberships.
+            graph, affected = _stored_graph(platform, rules), _nobody()
+            task.advance(3)
         persons = pc.count_distinct(graph.column(PERSON)).as_py() if graph.num_rows else 0
         if affected is not None and affected.num_rows > MERGE_ALL_SHARE * persons:
             affected = None  # merging everyone is cheaper than sorting out who to keep
-        task.advance()
         result.merged = _write_unified(platform, sources, policy, rules, graph, affected, times)
         task.advance()
     result.identities, result.persons = graph.num_rows, persons
     return result
+
+
+def _graph_and_affected(platform: Any, sources: list[Source], rules: GraphRules, plan: _Plan,
+                        times: pa.Table, task: Any) -> tuple[pa.Table, pa.Table | None]:
+    """New links, the graph rebuilt from all links, and who must be merged again (None:
+    everyone)."""
+    _write_links(platform, sources, rules, plan, times)
+    task.advance()
+    old = None if plan.full else _read_graph(platform)
+    graph = build_graph(platform, rules)
+    store.write(platform, store.GRAPH, graph, store.adhoc_schema(graph.schema, "Identity graph"))
+    task.advance()
+    affected = None if plan.full else _affected(platform, old, graph, sources, rules, plan,
+                                                times)
+    task.advance()
+    return graph, affected
+
+
+def _stored_graph(platform: Any, rules: GraphRules) -> pa.Table:
+    """The identity graph as the last refresh wrote it (built afresh if it has no rows)."""
+    files = store.files(platform, store.GRAPH)
+    if not files:
+        return build_graph(platform, rules)
+    return fetch(platform, exp.select("*", copy=False).from_(read_files("files"), copy=False),
+                 {"files": files})
+
+
+def _nobody() -> pa.Table:
+    return pa.table({PERSON: pa.array([], pa.string())})
 
 
 def _links_query(platform: Any, sources: list[Source], rules: GraphRules, plan: _Plan,
@@ -259,19 +271,9 @@ def build_graph(platform: Any, rules: GraphRules = DEFAULT_RULES) -> pa.Table:
         return resolve(Nodes(pa.array([], pa.string()), pa.array([], pa.string()),
                              np.array([], np.int64)),
                        Edges(*(np.array([], np.int64),) * 3), rules)
-    nodes = fetch(platform, _parse(_NODES), {"links": links})
-    indexed = nodes.append_column("idx", pa.array(np.arange(nodes.num_rows, dtype=np.int64)))
-    edges = fetch(platform, _parse(_EDGES), {"links": links}, {"__nodes": indexed})
-    return resolve(
-        Nodes(nodes.column("namespace").combine_chunks(), nodes.column("id").combine_chunks(),
-              _ints(nodes.column("last_seen"))),
-        Edges(_ints(edges.column("a")), _ints(edges.column("b")),
-              _ints(edges.column("last_seen"))),
-        rules)
-
-
-def _ints(column: pa.ChunkedArray) -> np.ndarray:
-    return np.asarray(column.fill_null(0).to_numpy(), dtype=np.int64)
+    table = fetch(platform, exp.select("a_ns", "a_id", "b_ns", "b_id", "last_seen", copy=False)
+                  .from_(read_files("links"), copy=False), {"links": links})
+    return resolve(*from_links(table), rules)
 
 
 def _read_graph(platform: Any) -> pa.Table:
@@ -321,21 +323,29 @@ def _write_unified(platform: Any, sources: list[Source], policy: MergePolicy,
     params.update(identities.identity_params(rules, ranked=False))
     params.update(policy=policy.name, updated_at=datetime.now(UTC))
     fresh = merge_query(fragments, fields, policy, rules, times_table="__times",
-                        graph_table="__graph",
+                        graph_table="__graph", identity_table="__identity_maps",
                         affected_table="__affected" if affected is not None else None)
     rows: exp.Expr = fresh
+    kept_only: exp.Expr | None = None
     old_files = store.files(platform, store.UNIFIED)
     if affected is not None and old_files:
         kept = (exp.select(exp.Star(**{"except": [exp.column(MEMBERSHIPS)]}), copy=False)
                 .from_(read_files("unified"), copy=False)
                 .where(exp.Not(this=exp.column(PERSON).isin(
                     query=exp.select(PERSON).from_(ident("__affected")))), copy=False))
-        rows = exp.union(kept, fresh, distinct=False, copy=False)
-        rows.set("by_name", True)
+        if affected.num_rows:
+            rows = exp.union(kept, fresh, distinct=False, copy=False)
+            rows.set("by_name", True)
+        else:
+            # Nobody to merge again: the merge would still read every record dataset.
+            rows = kept_only = kept
+            params = {}
         params["unified"] = old_files
     final, extra = _with_memberships(platform, rows, schema)
     params.update(extra)
     tables = {"__times": times, "__graph": graph}
+    if rows is not kept_only:
+        tables["__identity_maps"] = identity_maps(graph, affected)
     if affected is not None:
         tables["__affected"] = affected
     store.write(platform, store.UNIFIED, run(platform, final, params, tables), schema)

@@ -7,10 +7,17 @@ The hook does nothing until the profiles have been built once (`refresh`, `disti
 refresh`, scoring, a profile lookup), so steps that never use profiles pay nothing. A refresh
 that fails never fails the batch that triggered it: the batch is committed, the error is
 reported through the console, and the next refresh picks the snapshot up again.
+
+`deferred(platform)` holds the hook for a block of writes and refreshes once at its end: the
+loop's audience step writes one membership batch per audience, and each refresh rewrites every
+unified row.
 """
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from distillery.lake.catalog import BatchRecord, DatasetRecord
@@ -21,6 +28,8 @@ from distillery.profiles.refresh import refresh
 from distillery.profiles.sources import INTERNAL_TAG
 
 _MARK = "_distillery_profiles_hook"
+# Platforms whose hook is held by `deferred`, with whether a batch has called for a refresh.
+_HELD: weakref.WeakKeyDictionary[Any, list[bool]] = weakref.WeakKeyDictionary()
 
 
 def attach(platform: Any) -> None:
@@ -36,15 +45,39 @@ def attach(platform: Any) -> None:
             return
         if store.find(platform, store.UNIFIED) is None:
             return
-        try:
-            refresh(platform)
-        except Exception as exc:  # the batch is committed: report, the next refresh retries
-            platform.console.note(f"unified profiles not refreshed after batch {batch.id} "
-                                  f"into {dataset.name!r}: {exc}; the next refresh will "
-                                  "retry")
+        held = _HELD.get(platform)
+        if held is not None:
+            held[0] = True
+            return
+        _refresh_quietly(platform, f"after batch {batch.id} into {dataset.name!r}")
 
     setattr(hook, _MARK, True)
     platform.lake.commit_hooks.append(hook)
+
+
+@contextmanager
+def deferred(platform: Any) -> Iterator[None]:
+    """Hold the refresh hook while the block runs; at its end, refresh once if a batch
+    called for it (also when the block failed: its committed batches stay committed).
+    Nested blocks refresh at the outermost end."""
+    if platform in _HELD:
+        yield
+        return
+    _HELD[platform] = [False]
+    try:
+        yield
+    finally:
+        due = _HELD.pop(platform)[0]
+        if due:
+            _refresh_quietly(platform, "after the held batches")
+
+
+def _refresh_quietly(platform: Any, when: str) -> None:
+    try:
+        refresh(platform)
+    except Exception as exc:  # the batch is committed: report, the next refresh retries
+        platform.console.note(f"unified profiles not refreshed {when}: {exc}; the next "
+                              "refresh will retry")
 
 
 def install(service: Any, platform: Any) -> None:
