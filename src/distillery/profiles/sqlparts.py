@@ -7,12 +7,13 @@ file list with each row's file name and row number).
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Mapping
 from typing import Any
 
 import pyarrow as pa
 from sqlglot import exp
+
+from distillery.engines.local import duckdb_for as engine
 
 
 def ident(name: str) -> exp.Identifier:
@@ -85,23 +86,6 @@ def _type_text(t: pa.DataType) -> str:
                           for i in range(t.num_fields))
         return f"STRUCT({inner})"
     raise TypeError(f"no SQL type for Arrow type {t}")
-
-
-def engine(platform: Any) -> Any:
-    """The engine profile and scoring queries run on: the platform's when it is DuckDB, else
-    an embedded DuckDB of their own (they read the datasets' Parquet files directly)."""
-    if platform.engine.DIALECT == "duckdb":
-        return platform.engine
-    local = _LOCAL.get(platform)
-    if local is None:
-        from distillery.engines.duckdb import DuckDBEngine
-
-        local = DuckDBEngine(platform.config.duckdb.threads, platform.config.duckdb.memory_limit)
-        _LOCAL[platform] = local
-    return local
-
-
-_LOCAL: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
 def run(platform: Any, query: exp.Expr, params: dict[str, Any] | None = None,

@@ -3,26 +3,12 @@ DuckDB of their own (scoring reads Parquet files it staged, and datasets' files,
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 import pyarrow as pa
 from sqlglot import exp
 
-_LOCAL: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-
-
-def engine(platform: Any) -> Any:
-    """A DuckDB engine for `platform`."""
-    if platform.engine.DIALECT == "duckdb":
-        return platform.engine
-    local = _LOCAL.get(platform)
-    if local is None:
-        from distillery.engines.duckdb import DuckDBEngine
-
-        local = DuckDBEngine(platform.config.duckdb.threads, platform.config.duckdb.memory_limit)
-        _LOCAL[platform] = local
-    return local
+from distillery.engines.local import duckdb_for as engine
 
 
 def read_files(param_name: str) -> exp.Expr:
