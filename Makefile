@@ -14,12 +14,14 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -e .
+	command -v gcc >/dev/null 2>&1 || apt-get install -y -qq gcc || echo "no C compiler: scoring will use LightGBM's own predict (same scores, slower)"
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed package.json package-lock.json
 	$(PIP) install -q -e ".[test]"
 	npm ci --no-audit --no-fund --loglevel=error  # Azurite, for the storage tests
 	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium)  # the report's browser test
+	command -v gcc >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq gcc)  # the compiled-trees tests
 	touch $@
 
 install: $(VENV)/.installed  ## Install Distillery into .venv.

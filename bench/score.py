@@ -10,7 +10,9 @@ point-in-time training set and trains and registers a LightGBM model (early-stop
 measures:
 
 - the scoring step alone: features already computed, the champion's calibrated probabilities in
-  streaming batches plus the staging write (people/s);
+  streaming batches plus the staging write (people/s), by the trees compiled to native code
+  (what `distillery score` uses) and by LightGBM's own predict, in the same run; and a cold
+  build of the compiled trees (done once per model, then kept in the registry);
 - the whole `distillery score` (features + scoring + deciles + batch ingestion of the scores);
 - with `--profiles`, a full build of the unified profiles (identity graph and merge of every
   person) and the refresh after the score batch (every scored person merged again);
@@ -87,30 +89,49 @@ def prepare(home: Path, users: int, seed: int) -> dict[str, Any]:
 
 
 def step(home: Path, batch_rows: int, threads: int) -> dict[str, Any]:
-    """The scoring step alone: features computed first, then scored in streaming batches."""
+    """The scoring step alone: features computed first, then scored in streaming batches, by
+    the trees compiled to native code (what `distillery score` uses) and, in the same run, by
+    LightGBM's own predict. Also times a cold build of the compiled trees."""
     import pyarrow as pa
 
     from distillery import Platform
+    from distillery.ml.native import compile_booster
     from distillery.scoring import load_model
-    from distillery.scoring.predict import feature_stream, score_stream
+    from distillery.scoring.predict import feature_stream
 
     out: dict[str, Any] = {}
     with Platform.open(home) as p:
+        start = time.perf_counter()
         model = load_model(p, "propensity@champion")
+        out["load_s"], out["predictor"] = time.perf_counter() - start, model.probability.engine
         out["features"] = len(model.features)
         start = time.perf_counter()
         table = feature_stream(p, model, SCORE_AS_OF, batch_rows).read_all()
         out["features_s"], out["features_load"] = time.perf_counter() - start, load()
+    fitted = model.probability.fitted
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        compile_booster(fitted._booster(), Path(tmp))
+        out["cold_compile_s"] = time.perf_counter() - start
+    native = fitted.native
+    for name in ("native", "lightgbm"):
+        fitted.native = native if name == "native" else None
         reader = pa.RecordBatchReader.from_batches(table.schema, table.to_batches(batch_rows))
-        start, cpu = time.perf_counter(), cpu_s()
-        with tempfile.TemporaryDirectory() as tmp:
-            staged = score_stream(reader, model, Path(tmp) / "s.parquet", threads=threads)
-        out["scoring_step_s"], out["scoring_step_cpu_s"] = time.perf_counter() - start, \
-            cpu_s() - cpu
-        out["scoring_load"] = load()
-        out["people"] = staged.rows
+        out[name] = timed_step(reader, model, threads)
+    out["people"] = out["native"]["people"]
     out["peak_rss_mb"] = peak_rss_mb()
     return out
+
+
+def timed_step(reader: Any, model: Any, threads: int) -> dict[str, Any]:
+    """Seconds, CPU seconds and load average of one scoring pass over `reader`."""
+    from distillery.scoring.predict import score_stream
+
+    start, cpu = time.perf_counter(), cpu_s()
+    with tempfile.TemporaryDirectory() as tmp:
+        staged = score_stream(reader, model, Path(tmp) / "s.parquet", threads=threads)
+    return {"s": time.perf_counter() - start, "cpu_s": cpu_s() - cpu, "load": load(),
+            "people": staged.rows}
 
 
 def command(home: Path, batch_rows: int, threads: int, profiles: bool) -> dict[str, Any]:
@@ -206,14 +227,17 @@ def main() -> None:
 
 def report(s: dict[str, Any], c: dict[str, Any], other: dict[str, Any] | None,
            batch_rows: int) -> None:
-    rate = s["people"] / s["scoring_step_s"]
     print(f"people scored:          {s['people']:,} ({s['features']} features)")
+    print(f"model load:             {s['load_s']:.2f} s, predictor {s['predictor']}; a cold "
+          f"build of the compiled trees takes {s['cold_compile_s']:.2f} s (once per model)")
     print(f"features (as of T):     {s['features_s']:.2f} s (load average "
           f"{s['features_load']:.1f})")
-    print(f"scoring step:           {s['scoring_step_s']:.2f} s = {rate:,.0f} people/s "
-          f"(goal 500,000); {s['scoring_step_cpu_s']:.2f} CPU s = "
-          f"{s['people'] / s['scoring_step_cpu_s']:,.0f} people per CPU second; load average "
-          f"{s['scoring_load']:.1f}; peak RSS {s['peak_rss_mb']:,.0f} MiB (holds all features)")
+    for name, label in (("native", "compiled trees"), ("lightgbm", "LightGBM predict")):
+        r = s[name]
+        print(f"scoring step, {label + ':':17} {r['s']:.2f} s = {r['people'] / r['s']:,.0f} "
+              f"people/s (goal 500,000); {r['cpu_s']:.2f} CPU s; load average {r['load']:.1f}")
+    print(f"compiled trees / LightGBM predict: {s['lightgbm']['s'] / s['native']['s']:.2f}x "
+          f"faster; peak RSS {s['peak_rss_mb']:,.0f} MiB (holds all features)")
     print(f"whole score command:    {c['command_s']:.2f} s (goal 30 s), "
           f"{c['command_cpu_s']:.1f} CPU s, load average {c['command_load']:.1f} "
           f"{json.dumps({k: round(v, 2) for k, v in c['command_steps_s'].items()})}; "

@@ -88,6 +88,9 @@ def test_the_whole_loop_with_a_registered_champion(home: Path, tmp_path: Path) -
     info = json.loads(scored.stdout)
     assert (info["model"], info["version"], info["rows"] > 1000) == ("propensity", "1", True)
     assert info["profiles"]["persons"] == 2000
+    # The champion's trees were compiled once, under the registry of the home.
+    assert info["predictor"] == "native"
+    assert len(list((home / "sandboxes" / "prod" / "models" / "native").glob("*/*.so"))) == 1
     with Platform.open(home) as p:
         ecid = p.query("SELECT _tenant.userid FROM propensity_scores LIMIT 1").scalar()
     shown = json.loads(cli("profile", "show", "--identity", f"ECID:{ecid}", "--json",

@@ -4,6 +4,7 @@ scikit-learn pipeline gives (the registered model's own path), on any number of 
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -128,3 +129,20 @@ def test_the_drift_sample_keeps_the_rows_with_the_smallest_random_keys() -> None
     for row in sample.to_pylist():  # each row keeps its own values
         batch, i = map(int, row["userid"][1:].split("-"))
         assert (row["x"], row["propensity"]) == (i + batch, i / 1000)
+
+
+def test_compiled_trees_score_batches_side_by_side_with_the_same_results(
+        tmp_path: Path) -> None:
+    table, y = features()
+    model = calibrated(table, y, NUMBERS)
+    want = through_pipeline(model, table)
+    assert model.compile(tmp_path)
+    compiled = ScoringModel.of(model, name="m", version=1)
+    assert compiled.probability.engine == "native"
+    # Each worker thread runs its own batch on one thread: no batch-sized matrix to share.
+    predict, workers = predictor(compiled, 2)
+    assert workers == 2 and predict.threads == 1
+    assert np.array_equal(predict(table), want)
+    # Spark's executors get the booster: the compiled library stays on this machine.
+    shipped = pickle.loads(pickle.dumps(predict))
+    assert shipped.engine == "lightgbm" and np.array_equal(shipped(table), want)

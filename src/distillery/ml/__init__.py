@@ -47,6 +47,18 @@ def load_model(platform: Any, name: str = DEFAULT_NAME, version: int | str | Non
     return Registry.of(platform).load(name, version)
 
 
+def compile_model(platform: Any, model: Any) -> bool:
+    """Have a loaded model predict from its boosted trees compiled to native code
+    (`ml.native`), built once under the sandbox's registry. False when the model has no such
+    trees or they cannot be compiled here; it then predicts as before, with the same numbers."""
+    from distillery.ml.registry import Registry
+
+    compile_trees = getattr(model, "compile", None)
+    if compile_trees is None:
+        return False
+    return bool(compile_trees(Registry.of(platform).folder / "native"))
+
+
 def load_champion(platform: Any, name: str = DEFAULT_NAME) -> LoadedModel:
     """The version the `champion` alias points at (`models:/{name}@champion`), with its model
     card: `card["feature_definition"]` for `compute_features`, `features` for column order."""
@@ -69,6 +81,7 @@ __all__ = [
     "ModelNotFoundError",
     "ModelOptionError",
     "TrainingError",
+    "compile_model",
     "load_champion",
     "load_model",
     "models",

@@ -9,19 +9,23 @@ Scoring a LightGBM model whose preparation only passes numbers through takes a s
 the same result: the features become one float64 matrix (`prepare.to_matrix`, the values the
 pipeline's first step gives them) fed to the booster with the threads asked for. Through the
 pipeline, a pandas frame is built for every batch and the estimator predicts on the one thread
-it was trained with; on a million people that was about 90% of scoring.
+it was trained with; on a million people that was about 90% of scoring. Scoring also asks for
+the booster compiled to native code (`compile`, `ml.native`), which gives the same numbers
+about four times faster; the compiled library is never pickled with the model.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from distillery.ml.calibrate import correct_for_sampling
 from distillery.ml.columns import BOOLEAN, NUMERIC
-from distillery.ml.prepare import to_matrix
+from distillery.ml.native import NativeTrees, compile_booster
+from distillery.ml.prepare import row_blocks, to_matrix
 
 
 class CalibratedModel:
@@ -44,6 +48,30 @@ class CalibratedModel:
         self.features = list(features)
         self.kinds = dict(kinds)
         self.family = family
+        self.native: NativeTrees | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A compiled library belongs to one machine and one process: never pickled.
+        return {**self.__dict__, "native": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update({"native": None, **state})
+
+    def compile(self, folder: Path) -> bool:
+        """Predict from the booster compiled to native code, built once under `folder`
+        (`ml.native`). False, and predictions stay with the booster, when the model has no
+        plain LightGBM booster or it cannot be compiled here; the numbers are the same."""
+        booster = self._booster()
+        self.native = compile_booster(booster, folder) if booster is not None else None
+        return self.native is not None
+
+    @property
+    def predictor(self) -> str:
+        """What computes the raw score: `native` (compiled trees), `lightgbm` (the booster) or
+        `pipeline` (the scikit-learn pipeline)."""
+        if self.native is not None:
+            return "native"
+        return "lightgbm" if self._booster() is not None else "pipeline"
 
     def raw_score(self, data: Any, *, threads: int | None = None) -> np.ndarray:
         """The estimator's own P(positive), before calibration.
@@ -53,6 +81,9 @@ class CalibratedModel:
             threads: Threads the booster may use (LightGBM on numeric features); default: the
                 estimator's own setting.
         """
+        if self.native is not None:
+            return self.native.predict(row_blocks(data, self.kinds),
+                                       threads or self._threads())
         booster = self._booster()
         if booster is not None:
             return np.asarray(booster.predict(to_matrix(data, self.kinds),
@@ -82,9 +113,11 @@ class CalibratedModel:
 
     @property
     def parallel_predict(self) -> bool:
-        """Whether `probability(data, threads=n)` predicts on n threads (a LightGBM booster
-        on numeric features); other models predict on the estimator's own setting."""
-        return self._booster() is not None
+        """Whether `probability(data, threads=n)` is the way to use n threads (a LightGBM
+        booster on numeric features, whose matrix takes memory per batch). Compiled trees read
+        small blocks of rows, so n batches side by side on one thread each are faster; other
+        models predict on the estimator's own setting."""
+        return self.native is None and self._booster() is not None
 
     def _booster(self) -> Any:
         """The LightGBM booster when the pipeline between the input and it only selects and

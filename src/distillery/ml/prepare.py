@@ -9,6 +9,7 @@ so the model still sees that the value was missing.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -49,14 +50,48 @@ def to_matrix(data: Any, kinds: dict[str, str]) -> np.ndarray:
     Raises:
         TrainingError: a feature column is missing, or a feature is categorical.
     """
+    source = _numeric_source(data, kinds)
+    out = np.empty((_rows(source), len(kinds)), dtype=np.float64, order="F")
+    # One column at a time: never more than one column's temporary copy alive.
+    for j, (column, kind) in enumerate(kinds.items()):
+        out[:, j] = _matrix_column(source, column, kind)
+    return out
+
+
+def row_blocks(data: Any, kinds: dict[str, str], rows: int = 16_384) -> Iterator[np.ndarray]:
+    """The rows of `to_matrix(data, kinds)` as row-major blocks of at most `rows` rows, for
+    readers that take rows (compiled trees). One block buffer is reused, small enough to stay
+    in cache while it is filled: use each block before asking for the next.
+
+    Raises:
+        TrainingError: as `to_matrix`.
+    """
+    source = _numeric_source(data, kinds)
+    total = _rows(source)
+    columns = [_matrix_column(source, column, kind) for column, kind in kinds.items()]
+    buffer = np.empty((min(rows, total), len(kinds)), dtype=np.float64)
+    for start in range(0, total, rows):
+        block = buffer[: min(rows, total - start)]
+        for j, values in enumerate(columns):
+            block[:, j] = values[start:start + len(block)]
+        yield block
+
+
+def _numeric_source(data: Any, kinds: dict[str, str]) -> pa.Table | pa.RecordBatch | pd.DataFrame:
     text = [c for c, k in kinds.items() if k == CATEGORICAL]
     if text:
         raise TrainingError(f"categorical feature(s) {text[:5]} have no numeric matrix form")
-    source = _source(data, list(kinds))
-    out = np.empty((_rows(source), len(kinds)), dtype=np.float64, order="F")
-    for j, (column, kind) in enumerate(kinds.items()):
-        out[:, j] = _column(source, column, kind)
-    return out
+    return _source(data, list(kinds))
+
+
+def _matrix_column(source: pa.Table | pa.RecordBatch | pd.DataFrame, column: str, kind: str
+                   ) -> np.ndarray:
+    """A column for `to_matrix`: numbers may keep their own dtype, since the copy into the
+    float64 matrix converts them (as `_column` would: round to nearest, True = 1.0)."""
+    if isinstance(source, pa.Table | pa.RecordBatch) and _plain_number(source.schema.field(
+            column).type):
+        return _numbers(source.column(column))
+    return _column(source, column, kind)
 
 
 def _source(data: Any, columns: list[str]) -> pa.Table | pa.RecordBatch | pd.DataFrame:
@@ -89,15 +124,17 @@ def _column(source: pa.Table | pa.RecordBatch | pd.DataFrame, column: str, kind:
         return _coerce(source[column], kind)
     values = source.column(column)
     if kind != CATEGORICAL and _plain_number(values.type):
-        # Arrow casts integers and booleans to float64 as pandas does (round to nearest,
-        # True = 1.0) and NULL becomes NaN, without a pandas Series per column.
-        numbers = pc.cast(values, pa.float64())
-        if numbers.null_count:
-            numbers = pc.fill_null(numbers, np.nan)
-        if isinstance(numbers, pa.ChunkedArray):
-            numbers = numbers.combine_chunks()
-        return numbers.to_numpy(zero_copy_only=False)
+        return _numbers(values).astype(np.float64, copy=False)
     return _coerce(values.to_pandas(), kind)
+
+
+def _numbers(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A numeric Arrow column as NumPy without a pandas Series: its own dtype when it has no
+    NULL (no copy for numbers), else float64 with NaN for NULL. Converting integers and
+    booleans to float64 later rounds to nearest and maps True to 1.0, as pandas does."""
+    if values.null_count or pa.types.is_null(values.type):
+        values = pc.fill_null(pc.cast(values, pa.float64()), np.nan)
+    return np.asarray(values.to_numpy(zero_copy_only=False))
 
 
 def _coerce(values: pd.Series, kind: str) -> np.ndarray:

@@ -6,7 +6,9 @@ with a calibrated `probability(frame)` can also score through `ScoringModel.of`.
 The registered version is MLflow's pyfunc model; scoring calls the fitted model inside it
 (`unwrap_python_model().model`, the object the pyfunc's `predict` calls) through a
 `Predictor`, which can ask it for threads: LightGBM predicts one batch on all the cores, where
-several single-threaded batches side by side would hold several batches in memory.
+several single-threaded batches side by side would hold several batches in memory. Its
+boosted trees are compiled to native code first when the machine has a C compiler
+(`ml.compile_model`): the same numbers, about four times faster.
 """
 
 from __future__ import annotations
@@ -119,6 +121,11 @@ class Predictor:
             return False
 
     @property
+    def engine(self) -> str:
+        """What predicts: `native`, `lightgbm` or `pipeline` (see CalibratedModel.predictor)."""
+        return str(getattr(self.fitted, "predictor", "model"))
+
+    @property
     def parallel(self) -> bool:
         """Whether the model predicts one batch on several threads itself."""
         return bool(getattr(self.fitted, "parallel_predict", False))
@@ -150,7 +157,10 @@ def load_model(platform: Any, ref: str | ModelRef = DEFAULT_MODEL) -> ScoringMod
                            "compute its features; train it on a `distillery features build` "
                            "set")
     # `loaded.model` is the pyfunc's own fitted model (what its predict calls).
-    predict = Predictor(loaded.model) if Predictor.fits(loaded.model) else loaded.predict
+    predict = loaded.predict
+    if Predictor.fits(loaded.model):
+        ml.compile_model(platform, loaded.model)
+        predict = Predictor(loaded.model)
     return ScoringModel(loaded.name, str(loaded.version), list(loaded.features), predict,
                         definition, _person(definition), dict(loaded.card),
                         _namespace(definition))

@@ -4,11 +4,12 @@ Features come from `compute_features` with the model's own feature definition (t
 that built its training set, so training and scoring cannot drift apart), streamed in buckets
 of about `batch_rows` people. Each batch is predicted on a worker thread while the next
 bucket's features are computed: a model that parallelises one batch itself (a `Predictor` of
-a LightGBM model) gets all `threads` and one batch at a time; any other model is single
-threaded and `threads` batches are scored side by side (the boosting libraries release the
-GIL). At most workers + 1 batches are in flight, so memory depends on the batch size, not on
-the population. Each batch's (person, propensity) is appended to a staging Parquet file, and
-a fixed-size uniform sample of feature rows is kept for drift monitoring.
+a LightGBM booster) gets all `threads` and one batch at a time; any other model (compiled
+trees, whose row blocks need no batch-sized matrix, or a pipeline) runs on one thread and
+`threads` batches are scored side by side (the compiled trees and the boosting libraries
+release the GIL). At most workers + 1 batches are in flight, so memory depends on the batch
+size, not on the population. Each batch's (person, propensity) is appended to a staging
+Parquet file, and a fixed-size uniform sample of feature rows is kept for drift monitoring.
 """
 
 from __future__ import annotations

@@ -74,6 +74,7 @@ class ScoreResult:
                 "as_of": r.as_of, "scored_at": r.scored_at, "rows": r.rows,
                 "dataset": self.dataset, "dataset_id": r.dataset_id, "batch_id": r.batch_id,
                 "delivery": r.delivery, "file": self.file,
+                "predictor": r.details.get("predictor"),
                 "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
 
 
@@ -160,6 +161,7 @@ def _score(platform: Any, job: _Job, run: ScoreRun, folder: Path, result: ScoreR
         pq.write_table(staged.sample, sample)
     run.details.update(features=model.features, person=model.person,
                        namespace=job.namespace,
+                       predictor=getattr(model.probability, "engine", "model"),
                        sample=str(sample) if staged.sample.num_rows else None,
                        definition=model.definition,
                        training_set=model.card.get("training_set"))
