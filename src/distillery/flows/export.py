@@ -5,7 +5,7 @@ Layout, as the reference's dataset export:
     {url}/{dataset_id}/exportTime=YYYYMMDDHHMMSS/part-00000.parquet
                                                  part-00001.parquet
                                                  _manifest.json   (run, snapshot, per-file rows
-                                                                   and sha256)
+                                                                   and sha256, usage labels)
                                                  _SUCCESS         (written last)
 
 Rows stream from the snapshot's Parquet files in record batches, so memory stays bounded
@@ -17,6 +17,8 @@ same run id and export time finds the finished folder and writes nothing.
 Rows leave the platform, so the dataset's data-usage labels are checked first
 (`lake.labels.check`, purpose "export": C1 and C12 forbid it; "export:third-party", for storage
 another company reads, adds C2). A refused export raises GovernanceError and touches no storage.
+The labels the dataset had at export time go into the manifest, so whoever reads the files
+(training, `ml.data.load`) still knows what they may be used for.
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ class ExportResult:
     files: list[PartFile] = field(default_factory=list)
     duration_s: float = 0.0
     reused: bool = False
+    # The dataset's usage labels at export time, as `manifest_labels` shapes them.
+    labels: dict[str, Any] = field(default_factory=lambda: {"dataset": [], "fields": {}})
 
     def manifest(self) -> dict[str, Any]:
         """The `_manifest.json` content (no credentials, no storage URL)."""
@@ -89,9 +93,17 @@ class ExportResult:
             "export_time": self.export_time, "snapshot": self.snapshot,
             "from_snapshot": self.from_snapshot, "format": self.format,
             "compression": self.compression, "rows": self.rows, "bytes": self.bytes,
-            "files": [asdict(f) for f in self.files], "created_at": now_iso(),
-            "writer": f"distillery {_version()}",
+            "files": [asdict(f) for f in self.files], "labels": self.labels,
+            "created_at": now_iso(), "writer": f"distillery {_version()}",
         }
+
+
+def manifest_labels(found: labels.Labelled) -> dict[str, Any]:
+    """The manifest's `labels` entry from what `labels.labels_for` returns (no fields):
+    `{"dataset": [sorted labels], "fields": {path: [sorted labels]}}`."""
+    return {"dataset": sorted(found.get(labels.ALL_FIELDS, ())),
+            "fields": {path: sorted(marks) for path, marks in sorted(found.items())
+                       if path != labels.ALL_FIELDS and marks}}
 
 
 def _version() -> str:
@@ -146,13 +158,14 @@ def export_dataset(platform: Platform, dataset: str | DatasetRecord, url: str, *
         raise ExportError(f"rows per file must be at least 1, got {rows_per_file}")
     ds = dataset if isinstance(dataset, DatasetRecord) else platform.dataset(dataset)
     # Every field leaves, so every label of the dataset counts.
-    labels.check(purpose, labels.labels_for(platform, ds), dataset=ds.name)
+    found = labels.labels_for(platform, ds)
+    labels.check(purpose, found, dataset=ds.name)
     out_format = file_format(fmt, compression)
     snap = ds.version if snapshot is None else snapshot
     store = storage or open_storage(url, home=platform.home, connection=connection)
     stamp = export_time or export_time_of()
     result = ExportResult(run_id, ds.id, ds.name, "", stamp, snap, since, out_format.name,
-                          out_format.compression)
+                          out_format.compression, labels=manifest_labels(found))
     folder = _claim_folder(store, ds.id, result)
     result.url = store.url_of(folder)
     if result.reused:
@@ -212,6 +225,9 @@ def _fill_from_manifest(result: ExportResult, manifest: dict[str, Any]) -> None:
     result.files = [PartFile(**f) for f in manifest.get("files", [])]
     result.rows = int(manifest.get("rows", 0))
     result.bytes = int(manifest.get("bytes", 0))
+    # What the files were written with; an export older than labels in manifests keeps the
+    # dataset's current labels.
+    result.labels = manifest.get("labels", result.labels)
 
 
 def _snapshot_files(platform: Platform, ds: DatasetRecord, snapshot: int,

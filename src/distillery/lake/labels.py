@@ -228,13 +228,14 @@ def _covering(ds: DatasetRecord, known: set[str], on_fields: Mapping[str, frozen
         raise LabelError(f"field {path!r} is not a field of dataset {ds.name!r}")
     found: set[str] = set()
     for labelled, marks in on_fields.items():
-        if _related(labelled, path):
+        if related(labelled, path):
             found |= marks
     return frozenset(found)
 
 
-def _related(a: str, b: str) -> bool:
-    """Whether one path is the other, contains it, or lies under it."""
+def related(a: str, b: str) -> bool:
+    """Whether one field path is the other, contains it, or lies under it (a label on either
+    covers both)."""
     return a == b or a.startswith(b + ".") or b.startswith(a + ".")
 
 

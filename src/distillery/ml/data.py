@@ -5,6 +5,8 @@ The reference trains on the Parquet files its export dataflow writes to the land
 listing the `exportTime=` folders; `load` does the same for a folder or URL, through fsspec, so
 any storage fsspec reaches (local, s3://, az://, gs://) works. Whatever the source, the result
 records what was read (dataset id and snapshot, or path and export time) for the model card.
+Exported files keep the usage labels their manifest lists, so training can still refuse a use
+the labels forbid once the rows have left the lake.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ class Source:
         files: Number of Parquet files read.
         rows: Rows read.
         tags: The dataset's tags (the feature definition lives in tags["feature_definition"]).
+        labels: The usage labels an export's manifest lists (exported files only), as
+            `{"dataset": [labels], "fields": {path: [labels]}}`; None when there is no
+            manifest or it predates labels in manifests.
     """
 
     kind: str
@@ -50,6 +55,7 @@ class Source:
     files: int = 0
     rows: int = 0
     tags: dict[str, Any] = field(default_factory=dict)
+    labels: dict[str, Any] | None = None
 
     @property
     def feature_definition(self) -> dict[str, Any] | None:
@@ -66,9 +72,12 @@ class Source:
         return raw if isinstance(raw, dict) else {"definition": raw}
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able description (for the model card), without the bulky tags."""
+        """A JSON-able description (for the model card), without the bulky tags; the labels
+        only when an export's manifest listed them."""
         out = asdict(self)
         out.pop("tags")
+        if self.labels is None:
+            out.pop("labels")
         return out
 
 
@@ -165,8 +174,9 @@ def _read_files(platform: Any, location: str, options: dict[str, Any]
 
 
 def _lineage(platform: Any, fs: Any, folder: str, source: Source) -> None:
-    """What an export's `_manifest.json` says about the dataset the files came from; when
-    that dataset is in this sandbox, its tags (the feature definition) come along."""
+    """What an export's `_manifest.json` says about the dataset the files came from (and the
+    usage labels it had); when that dataset is in this sandbox, its tags (the feature
+    definition) come along."""
     manifest_path = f"{folder.rstrip('/')}/{MANIFEST}"
     if fs.isfile(folder) or not fs.exists(manifest_path):
         return
@@ -178,10 +188,27 @@ def _lineage(platform: Any, fs: Any, folder: str, source: Source) -> None:
         return
     source.dataset_id = manifest.get("dataset_id")
     source.snapshot = manifest.get("snapshot")
+    if "labels" in manifest:
+        source.labels = _manifest_labels(manifest["labels"], manifest_path)
     key = source.dataset_id or manifest.get("dataset")
     found = platform.catalog.find_dataset(key) if platform is not None and key else None
     if found is not None:
         source.tags = dict(found.tags)
+
+
+def _manifest_labels(raw: Any, where: str) -> dict[str, Any]:
+    """The manifest's `labels` entry, checked: a malformed one refuses to read the files
+    rather than passing for "no labels"."""
+    fields = raw.get("fields", {}) if isinstance(raw, dict) else None
+    if not (isinstance(fields, dict) and isinstance(raw.get("dataset", []), list)
+            and all(isinstance(v, list) for v in fields.values())):
+        raise TrainingError(f"{where}: malformed 'labels' entry {raw!r}; expected a 'dataset'"
+                            " list of labels and 'fields' mapping each path to a list")
+    def canonical(marks: list[Any]) -> list[str]:  # "c9" written by hand still means C9
+        return sorted({str(x).strip().upper() for x in marks})
+
+    return {"dataset": canonical(raw.get("dataset", [])),
+            "fields": {str(k): canonical(v) for k, v in fields.items()}}
 
 
 def _latest_export(fs: Any, path: str) -> tuple[str, str | None]:

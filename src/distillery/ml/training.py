@@ -18,7 +18,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -161,14 +161,42 @@ def train(platform: Any, training_set: Any, **options: Any) -> TrainResult:
 
 
 def _check_labels(platform: Any, source: data.Source, cols: columns.Columns) -> None:
-    """Refuse to train on a dataset, or fields of it, labelled C9 ("not for data science").
-    Only the label and the features used count: a labelled column left out does not."""
-    if source.kind != "dataset" or source.dataset_id is None:
+    """Refuse to train on a dataset, or fields of it, labelled C9 ("not for data science"),
+    also once exported: the labels its manifest lists, and the dataset's labels today when it
+    is still in this sandbox. Only the label and the features used count: a labelled column
+    left out does not."""
+    used = [*cols.features, cols.label]
+    if source.kind == "files" and source.labels is not None:
+        _check_export_labels(platform, source, source.labels, used)
+    if source.kind not in ("dataset", "files") or source.dataset_id is None:
         return
-    record = platform.catalog.dataset(source.dataset_id)
+    record = platform.catalog.find_dataset(source.dataset_id)
+    if record is None:
+        return
     known = {p for p, _ in record.schema.leaves()}
-    used = [c for c in (*cols.features, cols.label) if c in known]
+    used = [c for c in used if c in known]
     labels.check("training", labels.labels_for(platform, record, used), dataset=record.name)
+
+
+def _check_export_labels(platform: Any, source: data.Source, marks: dict[str, Any],
+                         used: list[str]) -> None:
+    """`labels.check` for exported files: the dataset's labels cover every column, a field's
+    cover the column if it is that field, a struct holding it or a field under it."""
+    found = {labels.ALL_FIELDS: marks["dataset"]}
+    found.update({c: [m for path, on in marks["fields"].items() if labels.related(path, c)
+                      for m in on] for c in used})
+    # Name the dataset as this sandbox knows it when it is here; the export's location says
+    # which copy of its rows was refused.
+    record = platform.catalog.find_dataset(source.dataset_id) \
+        if platform is not None and source.dataset_id else None
+    dataset = record.name if record is not None else source.dataset_id
+    refused = labels.violations("training", found, dataset=dataset)
+    if refused:
+        first = replace(refused[0], note=f"in the export at {source.name}")
+        more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+        raise labels.GovernanceError(first.message() + more, label=first.label,
+                                     field=first.field, dataset=first.dataset,
+                                     purpose=first.purpose)
 
 
 def _prepare(table: pa.Table, name: str, definition: dict[str, Any] | None,

@@ -6,7 +6,8 @@ table's rows (those matching FILTERCONTEXT, when given): each row is kept with p
 drawn from a seeded generator so `REPEATABLE (seed)` gives the same sample again. The rate is a
 fraction in (0, 1]. AEP's documentation counts the rate in tenths (10 = 100%, so its notebooks
 write 0.5 for 5%); `SET samplerate_unit = aep` reads rates that way. Dropping the table drops
-its samples.
+its samples. A sample holds the table's rows, so it gets the table's data-usage labels, on the
+dataset and on the same fields.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from distillery.errors import QueryError
+from distillery.lake import labels
 from distillery.lake.catalog import DatasetRecord, now_iso
 from distillery.sql.result import Result
 from distillery.sql.values import Columns
@@ -48,7 +50,7 @@ def fraction(rate: float, session: Session) -> float:
 def create_sample(service: QueryService, session: Session, ds: DatasetRecord, rate: float,
                   seed: int | None, condition: exp.Expression | None,
                   params: dict[str, Any] | None) -> Result:
-    """Write a uniform sample of `ds` as a new dataset and record it."""
+    """Write a uniform sample of `ds` as a new dataset with its usage labels, and record it."""
     share = fraction(rate, session)
     seed = seed if seed is not None else int.from_bytes(os.urandom(4), "big")
     query = exp.select("*").from_(exp.to_table(ds.table_name))
@@ -60,6 +62,8 @@ def create_sample(service: QueryService, session: Session, ds: DatasetRecord, ra
         name, ds.schema, table_name=name, tags={"sample_of": ds.id},
         description=f"uniform {share:.4%} sample of {ds.table_name} (seed {seed})")
     try:
+        # Labels first, so the rows are never readable without them.
+        _copy_labels(service, ds, sample)
         record = service.lake.write(sample.id, _bernoulli(reader, share, seed),
                                     error_threshold=0)
         with service.lake.catalog.connect() as con:
@@ -75,6 +79,19 @@ def create_sample(service: QueryService, session: Session, ds: DatasetRecord, ra
                       "sampling_rate": [share], "sample_num_rows": [record.output_records],
                       "seed": pa.array([seed], pa.int64())})
     return Result.of(table, status="ANALYZE TABLESAMPLE", rowcount=record.output_records)
+
+
+def _copy_labels(service: QueryService, ds: DatasetRecord, sample: DatasetRecord) -> None:
+    """Give `sample` the usage labels of `ds`: its dataset-level ones, and each field's on
+    the same field (the schemas are the same). Not `labels.propagate`, which would also put a
+    field's labels on the structs holding it and so on their other fields."""
+    catalog = service.lake.catalog
+    origin = f"sample of {ds.name}"
+    whole = labels.dataset_labels(catalog, ds)
+    if whole:
+        labels.add_labels(catalog, sample.id, sorted(whole), origin=origin)
+    for path, marks in labels.field_labels(catalog, ds).items():
+        labels.add_labels(catalog, sample.id, sorted(marks), field=path, origin=origin)
 
 
 def _bernoulli(reader: pa.RecordBatchReader, share: float,
