@@ -1,9 +1,12 @@
 """Exports check data-usage labels before anything leaves: a label that forbids the export's
 purpose refuses it with a GovernanceError naming dataset, field and label, and no file is
-written; labels a CTAS carried to a derived dataset count too."""
+written; labels a CTAS carried to a derived dataset count too. Exported files carry the labels:
+the manifest lists those the dataset had at export time, so whoever reads the files later knows
+what they may be used for."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pyarrow as pa
@@ -11,7 +14,7 @@ import pytest
 
 from distillery import Platform
 from distillery.flows.dataflows import Dataflows
-from distillery.flows.export import export_dataset
+from distillery.flows.export import MANIFEST, export_dataset
 from distillery.flows.specs import ExportSpec
 from distillery.lake import labels
 from distillery.lake.labels import GovernanceError
@@ -90,3 +93,41 @@ def test_labels_carried_by_a_ctas_refuse_the_derived_export(platform: Platform, 
         export_dataset(platform, "contacts", str(tmp_path / "c"), run_id="r1")
     assert (info.value.dataset, info.value.field) == ("contacts", "address")
     assert export_dataset(platform, "scores", str(tmp_path / "s"), run_id="r2").rows == 3
+
+
+def manifest_of(result) -> dict:
+    return json.loads((Path(result.url) / MANIFEST).read_text())
+
+
+def test_the_manifest_lists_the_labels_at_export_time(platform: Platform, training,
+                                                      tmp_path: Path) -> None:
+    labels.add_labels(platform, "training", ["C9", "C2"], field="email")
+    labels.add_labels(platform, "training", ["C4"], field="score")
+    labels.add_labels(platform, "training", ["C5"])
+    result = export_dataset(platform, "training", str(tmp_path / "out"), run_id="r1",
+                            export_time="20250301000000")
+    expected = {"dataset": ["C5"], "fields": {"email": ["C2", "C9"], "score": ["C4"]}}
+    assert manifest_of(result)["labels"] == expected
+    assert result.labels == expected
+    # Labels added afterwards are not in the files written before them; repeating the run
+    # finds the finished export and reports what its manifest says.
+    labels.add_labels(platform, "training", ["C8"], field="userId")
+    again = export_dataset(platform, "training", str(tmp_path / "out"), run_id="r1",
+                           export_time="20250301000000")
+    assert again.reused and again.labels == expected
+    assert manifest_of(again)["labels"] == expected
+
+
+def test_a_dataset_without_labels_exports_empty_labels(platform: Platform, training,
+                                                       tmp_path: Path) -> None:
+    result = export_dataset(platform, "training", str(tmp_path / "out"), run_id="r1")
+    assert manifest_of(result)["labels"] == {"dataset": [], "fields": {}}
+
+
+def test_table_labels_that_are_not_usage_labels_stay_out(platform: Platform,
+                                                         tmp_path: Path) -> None:
+    platform.lake.write("plain", pa.table({"x": [1, 2]}))
+    record = platform.dataset("plain")
+    platform.catalog.update_dataset(record.id, labels=["PROFILE", "C3"])
+    result = export_dataset(platform, "plain", str(tmp_path / "out"), run_id="r1")
+    assert manifest_of(result)["labels"] == {"dataset": ["C3"], "fields": {}}
