@@ -1,5 +1,6 @@
 """TABLESAMPLE samples hold their table's rows, so they carry its data-usage labels: on the
-dataset and on the same fields, and a use the labels forbid is refused on the sample too."""
+dataset and on the same fields; the labels of the fields a FILTERCONTEXT reads go on the whole
+sample; and a use the labels forbid is refused on the sample too."""
 
 from __future__ import annotations
 
@@ -29,6 +30,18 @@ def test_a_sample_carries_its_tables_labels(people: Platform) -> None:
     assert labels.field_labels(people, "people_sample_1") == {
         "plan": frozenset({"C9"}), "s.b": frozenset({"C3"})}
     assert labels.labels_for(people, "people_sample_1") == labels.labels_for(people, "people")
+
+
+def test_the_fields_a_filter_reads_label_the_whole_sample(people: Platform) -> None:
+    # Which rows are in the sample depends on s.b and plan, so every field holds a trace of them.
+    people.query("ANALYZE TABLE people TABLESAMPLE FILTERCONTEXT (people.s.b LIKE 'v1%' AND "
+                 "plan = '1') SAMPLERATE 1")
+    assert labels.dataset_labels(people, "people_sample_1") == {"C2", "C3", "C9"}
+    assert labels.field_labels(people, "people_sample_1") == {
+        "plan": frozenset({"C9"}), "s.b": frozenset({"C3"})}
+    # A filter on an unlabelled field adds nothing.
+    people.query("ANALYZE TABLE people TABLESAMPLE FILTERCONTEXT (visits > 10) SAMPLERATE 1")
+    assert labels.dataset_labels(people, "people_sample_2") == {"C2"}
 
 
 def test_a_filtered_sample_of_an_unlabelled_table_has_no_labels(platform: Platform) -> None:

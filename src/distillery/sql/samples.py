@@ -63,7 +63,7 @@ def create_sample(service: QueryService, session: Session, ds: DatasetRecord, ra
         description=f"uniform {share:.4%} sample of {ds.table_name} (seed {seed})")
     try:
         # Labels first, so the rows are never readable without them.
-        _copy_labels(service, ds, sample)
+        _copy_labels(service, ds, sample, condition)
         record = service.lake.write(sample.id, _bernoulli(reader, share, seed),
                                     error_threshold=0)
         with service.lake.catalog.connect() as con:
@@ -81,17 +81,35 @@ def create_sample(service: QueryService, session: Session, ds: DatasetRecord, ra
     return Result.of(table, status="ANALYZE TABLESAMPLE", rowcount=record.output_records)
 
 
-def _copy_labels(service: QueryService, ds: DatasetRecord, sample: DatasetRecord) -> None:
-    """Give `sample` the usage labels of `ds`: its dataset-level ones, and each field's on
-    the same field (the schemas are the same). Not `labels.propagate`, which would also put a
-    field's labels on the structs holding it and so on their other fields."""
+def _copy_labels(service: QueryService, ds: DatasetRecord, sample: DatasetRecord,
+                 condition: exp.Expression | None) -> None:
+    """Give `sample` the usage labels of `ds`: its dataset-level ones, each field's on the same
+    field (the schemas are the same), and the labels of the fields FILTERCONTEXT reads on the
+    whole sample, since they chose every row (as a CTAS's WHERE does, `sql/lineage.py`).
+    Not `labels.propagate`, which would also put a field's labels on the structs holding it
+    and so on their other fields."""
     catalog = service.lake.catalog
     origin = f"sample of {ds.name}"
-    whole = labels.dataset_labels(catalog, ds)
+    on_fields = labels.field_labels(catalog, ds)
+    whole = set(labels.dataset_labels(catalog, ds))
+    for path in _paths(condition, ds) if condition is not None else ():
+        whole.update(m for labelled, marks in on_fields.items()
+                     if labels.related(labelled, path) for m in marks)
     if whole:
         labels.add_labels(catalog, sample.id, sorted(whole), origin=origin)
-    for path, marks in labels.field_labels(catalog, ds).items():
+    for path, marks in on_fields.items():
         labels.add_labels(catalog, sample.id, sorted(marks), field=path, origin=origin)
+
+
+def _paths(condition: exp.Expression, ds: DatasetRecord) -> set[str]:
+    """The field paths a filter reads (`web.webPageDetails.name`), without a table prefix."""
+    out = set()
+    for column in condition.find_all(exp.Column):
+        parts = [p.name for p in column.parts]
+        if len(parts) > 1 and parts[0].lower() == ds.table_name.lower():
+            parts = parts[1:]
+        out.add(".".join(parts))
+    return out
 
 
 def _bernoulli(reader: pa.RecordBatchReader, share: float,
