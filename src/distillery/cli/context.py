@@ -14,6 +14,7 @@ import typer
 from rich.console import Console as RichTerminal
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from distillery.errors import DistilleryError
 from distillery.platform import Platform
@@ -32,6 +33,10 @@ class RichConsole:
 
     @contextmanager
     def task(self, description: str, total: float | None = None) -> Iterator[Any]:
+        if not self.terminal.is_terminal:
+            # A log file or a pipe: a bar would leave only blank lines behind.
+            yield _NoBar()
+            return
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                       TextColumn("{task.completed:,.0f}/{task.total:,.0f}" if total is not None
                                  else "{task.completed:,.0f}"),
@@ -45,7 +50,13 @@ class RichConsole:
             yield _Task()
 
     def note(self, message: str) -> None:
-        self.terminal.print(message)
+        # Plain text: a note such as "pip install 'distillery[shap]'" is not Rich markup.
+        self.terminal.print(message, markup=False, highlight=False)
+
+
+class _NoBar:
+    def advance(self, amount: float = 1) -> None:
+        pass
 
 
 @dataclass
@@ -96,7 +107,8 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> Table
     for c in columns:
         t.add_column(c, overflow="fold")
     for r in rows:
-        t.add_row(*("" if v is None else str(v) for v in r))
+        # Text, not markup: values such as paths or SQL may hold square brackets.
+        t.add_row(*(Text("" if v is None else str(v)) for v in r))
     return t
 
 

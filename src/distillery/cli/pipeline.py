@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from distillery.cli.context import out, parse_as_of, state, table
@@ -41,10 +43,13 @@ def run(
     summary = run_loop(st.platform(), options, force=force)
 
     def render() -> None:
-        out.print(table("Distillery run", ["step", "rows", "seconds", ""],
-                        [[s["name"], f"{s['rows']:,}", f"{s['seconds']:.1f}",
-                          "skipped (done earlier)" if s["skipped"] else ""]
-                         for s in summary["steps"]]))
+        # A "note" column only when a re-run skipped steps.
+        skipped = any(s["skipped"] for s in summary["steps"])
+        rows = [[s["name"], f"{s['rows']:,}", f"{s['seconds']:.1f}"]
+                + (["skipped (done earlier)" if s["skipped"] else ""] if skipped else [])
+                for s in summary["steps"]]
+        out.print(table("Distillery run", ["step", "rows", "seconds"]
+                        + (["note"] if skipped else []), rows))
         quality = [["model ROC AUC (held out)", _fmt(summary["roc_auc"])],
                    ["model ROC AUC (5-fold mean)", _fmt(summary["cv_roc_auc_mean"])],
                    ["latent propensity AUC (ground truth)", _fmt(summary["latent_auc"])],
@@ -53,10 +58,18 @@ def run(
         out.print(table("Model", ["metric", "value"], quality))
         out.print(table("Audiences", ["audience", "people"],
                         [[k, f"{v:,}"] for k, v in summary["audiences"].items()]))
-        out.print(table("Files written", ["path"], [[f] for f in summary["files"]]))
+        out.print(table("Files written", ["path"], [[_shown(f)] for f in summary["files"]]))
         out.print(f"Total {summary['seconds']:.1f} s.")
 
     st.emit(summary, render)
+
+
+def _shown(path: str) -> str:
+    """A path relative to the working folder when it lies under it (shorter to read)."""
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
 
 
 def _fmt(value: float | None) -> str:
