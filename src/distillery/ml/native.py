@@ -23,7 +23,6 @@ import contextlib
 import hashlib
 import io
 import logging
-import os
 import shutil
 import tempfile
 import threading
@@ -32,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from distillery.ml.parallel import cores
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +137,8 @@ def _build(text: str, target: Path) -> Path:
         model = treelite.frontend.load_lightgbm_model(work / "model.txt")
         # TL2cgen prints its progress on stdout, where `--json` output goes.
         with contextlib.redirect_stdout(io.StringIO()):
-            tl2cgen.generate_c_code(model, work, params={"parallel_comp": _cores()})
-            tl2cgen.create_shared("gcc", work, nthread=_cores(), options=list(FLAGS),
+            tl2cgen.generate_c_code(model, work, params={"parallel_comp": cores()})
+            tl2cgen.create_shared("gcc", work, nthread=cores(), options=list(FLAGS),
                                   long_build_time_warning=False)
         try:
             work.rename(target)
@@ -179,10 +180,3 @@ def _probe(booster: Any) -> np.ndarray:
     for j, pool in enumerate(pools):
         probe[:, j] = rng.choice(np.asarray(pool, dtype=np.float64), _PROBE_ROWS)
     return probe
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1

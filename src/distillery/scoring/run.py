@@ -21,7 +21,6 @@ latest (timestampOrdered on `scoredAt`).
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 import uuid
@@ -35,6 +34,7 @@ import pyarrow.parquet as pq
 
 from distillery.errors import BatchFailedError, ConfigError
 from distillery.features.timeparse import parse_cutoff
+from distillery.ml.parallel import cores
 from distillery.scoring import ingress, ranks
 from distillery.scoring.errors import ScoringError
 from distillery.scoring.ingest import score_dataset
@@ -219,12 +219,7 @@ def _deliver_csv(platform: Any, job: _Job, run: ScoreRun, ds: Any,
 def _threads(platform: Any) -> int:
     """The platform's thread setting for DuckDB, else the cores this process may use."""
     configured = platform.config.duckdb.threads
-    if configured:
-        return int(configured)
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+    return int(configured) if configured else cores()
 
 
 def _run_id(moment: datetime) -> str:
