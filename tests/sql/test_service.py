@@ -8,7 +8,7 @@ import pytest
 
 from distillery import Platform
 from distillery.errors import QueryError, UnknownTableError
-from tests.conftest import ECID_A, ECID_B, event_rows
+from tests.conftest import ECID_B, event_rows
 
 
 @pytest.fixture

@@ -30,8 +30,8 @@ _ROW_GROUP = 256 * 1024
 def _statistics_columns(schema: pa.Schema) -> list[str] | bool:
     """Min/max statistics for flat, non-text columns and eventType: what readers prune on.
     Statistics of long id strings cost time and prune nothing."""
-    cols = [f.name for f in schema
-            if f.name == "eventType" or not (pa.types.is_string(f.type) or pa.types.is_nested(f.type))]
+    cols = [f.name for f in schema if f.name == "eventType"
+            or not (pa.types.is_string(f.type) or pa.types.is_nested(f.type))]
     return cols or False
 
 
