@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -e .
-	command -v gcc >/dev/null 2>&1 || apt-get install -y -qq gcc || echo "no C compiler: scoring will use LightGBM's own predict (same scores, slower)"
+	command -v gcc >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq gcc) || echo "no C compiler: scoring will use LightGBM's own predict (same scores, slower)"
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed package.json package-lock.json
